@@ -1,0 +1,176 @@
+// Package config parses, validates and safely reloads the exporter's YAML
+// configuration.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v2"
+)
+
+// Environment variables Kubiya's own tools read; the exporter honours them.
+const (
+	EnvBaseURL = "KUBIYA_CONTROL_PLANE_BASE_URL"
+	EnvAPIKey  = "KUBIYA_API_KEY"
+)
+
+// Defaults.
+const (
+	DefaultURL            = "https://control-plane.kubiya.ai"
+	DefaultTimeout        = 10 * time.Second
+	DefaultMaxConcurrency = 8
+)
+
+// jobIDPattern admits both ID forms the API uses (job_<uuid>, a bare UUID)
+// and nothing that could change the meaning of a URL path.
+var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// Config is the whole configuration file.
+type Config struct {
+	ControlPlane ControlPlane `yaml:"control_plane"`
+	Jobs         []string     `yaml:"jobs"`
+}
+
+// ControlPlane says where the API is and how to talk to it.
+type ControlPlane struct {
+	URL            string         `yaml:"url"`
+	Timeout        model.Duration `yaml:"timeout"`
+	MaxConcurrency int            `yaml:"max_concurrency"`
+	// The prometheus/common HTTP client settings (authorization, TLS, proxy),
+	// inlined as blackbox_exporter does.
+	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
+}
+
+// UnmarshalYAML applies defaults before decoding, because yaml.v2 does not
+// call the inlined HTTPClientConfig's own unmarshaler.
+func (c *ControlPlane) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = ControlPlane{
+		URL:              DefaultURL,
+		Timeout:          model.Duration(DefaultTimeout),
+		MaxConcurrency:   DefaultMaxConcurrency,
+		HTTPClientConfig: commoncfg.DefaultHTTPClientConfig,
+	}
+	type plain ControlPlane
+	return unmarshal((*plain)(c))
+}
+
+// Load reads and validates the file at path. getenv supplies the environment
+// (os.Getenv in production) so tests need not touch the process's.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML strictly (unknown keys are errors that name the key and
+// line), applies defaults and environment overrides, and validates.
+func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	cfg := &Config{}
+	// control_plane may be omitted entirely; its defaults still apply.
+	if err := yaml.Unmarshal([]byte("control_plane: {}"), cfg); err != nil {
+		return nil, err
+	}
+	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
+		return nil, err
+	}
+	if v := getenv(EnvBaseURL); v != "" {
+		cfg.ControlPlane.URL = v
+	}
+	hc := &cfg.ControlPlane.HTTPClientConfig
+	if !hasCredentials(hc) {
+		if key := getenv(EnvAPIKey); key != "" {
+			hc.Authorization = &commoncfg.Authorization{Type: "Bearer", Credentials: commoncfg.Secret(key)}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Jobs = dedupe(cfg.Jobs)
+	return cfg, nil
+}
+
+func hasCredentials(hc *commoncfg.HTTPClientConfig) bool {
+	a := hc.Authorization
+	return hc.BasicAuth != nil || hc.OAuth2 != nil || hc.BearerToken != "" || hc.BearerTokenFile != "" ||
+		(a != nil && (a.Credentials != "" || a.CredentialsFile != "" || a.CredentialsRef != ""))
+}
+
+// Validate checks what YAML decoding cannot.
+func (c *Config) Validate() error {
+	var errs []error
+	cp := c.ControlPlane
+	if u, err := url.Parse(cp.URL); err != nil {
+		errs = append(errs, fmt.Errorf("control_plane.url: %w", err))
+	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("control_plane.url %q: needs an http or https scheme and a host", u.Redacted()))
+	}
+	if cp.Timeout <= 0 {
+		errs = append(errs, errors.New("control_plane.timeout must be greater than 0"))
+	}
+	if cp.MaxConcurrency < 1 {
+		errs = append(errs, errors.New("control_plane.max_concurrency must be at least 1"))
+	}
+	if err := cp.HTTPClientConfig.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("control_plane: %w", err))
+	}
+	if !hasCredentials(&cp.HTTPClientConfig) {
+		errs = append(errs, fmt.Errorf("no API key: set %s or control_plane.authorization.credentials_file", EnvAPIKey))
+	}
+	if len(c.Jobs) == 0 {
+		errs = append(errs, errors.New("jobs: list at least one job ID"))
+	}
+	for i, id := range c.Jobs {
+		switch {
+		case id == "":
+			errs = append(errs, fmt.Errorf("jobs[%d]: empty job ID", i))
+		case !jobIDPattern.MatchString(id):
+			errs = append(errs, fmt.Errorf("jobs[%d] %q: a job ID is letters, digits, '_' and '-' (like job_<uuid>), at most 128 characters", i, truncate(id, 64)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dedupe keeps the first occurrence of each ID: an ID listed twice is
+// collected once.
+func dedupe(ids []string) []string {
+	seen := make(map[string]struct{}, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Warnings lists what is allowed but unwise, for the caller to log.
+func (c *Config) Warnings() []string {
+	var warnings []string
+	if a := c.ControlPlane.HTTPClientConfig.Authorization; a != nil && a.CredentialsFile != "" {
+		if fi, err := os.Stat(a.CredentialsFile); err == nil && fi.Mode().Perm()&0o044 != 0 {
+			warnings = append(warnings, fmt.Sprintf("credentials file %s is readable by group or others (mode %v); chmod 600 it", a.CredentialsFile, fi.Mode().Perm()))
+		}
+	}
+	return warnings
+}

@@ -1,0 +1,201 @@
+// Package kubiya is a client for the Kubiya control plane's jobs API. It
+// knows HTTP and JSON; it knows nothing of Prometheus.
+package kubiya
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Endpoint names one kind of API request, for metrics and logs.
+type Endpoint string
+
+// The API endpoints the exporter reads.
+const (
+	EndpointGetJob     Endpoint = "get_job"
+	EndpointListJobs   Endpoint = "list_jobs"
+	EndpointExecutions Endpoint = "executions"
+)
+
+// DefaultMaxBodyBytes caps a single-job response: a JobResponse is a few KiB,
+// so 4 MiB leaves room for large prompts while bounding memory.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Observer is told the outcome of every API request; the exporter counts them.
+type Observer interface {
+	ObserveRequest(endpoint Endpoint, class Class, duration time.Duration)
+}
+
+// Client reads jobs from the control plane. It is safe for concurrent use.
+type Client struct {
+	base         *url.URL
+	http         *http.Client
+	userAgent    string
+	maxBodyBytes int64
+	observer     Observer
+}
+
+// Options configure a Client; zero values take defaults.
+type Options struct {
+	UserAgent    string
+	MaxBodyBytes int64
+	Observer     Observer
+}
+
+// NewClient returns a client for the control plane at baseURL. Authentication
+// is the job of httpClient's transport (prometheus/common/config).
+func NewClient(baseURL string, httpClient *http.Client, opts Options) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("control plane URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, errors.New("control plane URL needs an http or https scheme and a host")
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+	u.RawQuery, u.Fragment = "", ""
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "kubiya_exporter"
+	}
+	return &Client{base: u, http: httpClient, userAgent: opts.UserAgent, maxBodyBytes: opts.MaxBodyBytes, observer: opts.Observer}, nil
+}
+
+// GetJob fetches one job by ID.
+func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
+	body, start, err := c.fetch(ctx, EndpointGetJob, c.jobURL(id, ""), c.maxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	job, err := DecodeJob(body)
+	if err != nil {
+		err = &Error{Class: ClassBadResponse, StatusCode: http.StatusOK, Err: err}
+	}
+	c.observe(EndpointGetJob, err, start)
+	return job, err
+}
+
+// jobURL builds {base}/api/v1/jobs/{id}[/suffix] with id as one escaped path
+// segment, so no configured ID can reach another path ("../../health",
+// "x/executions", "a?b=c"). Dots are escaped too: a bare "." or ".." segment
+// would be resolved away by proxies.
+func (c *Client) jobURL(id, suffix string) *url.URL {
+	u := *c.base
+	escaped := strings.ReplaceAll(url.PathEscape(id), ".", "%2E")
+	u.Path = c.base.Path + "/api/v1/jobs/" + id + suffix
+	u.RawPath = c.base.EscapedPath() + "/api/v1/jobs/" + escaped + suffix
+	return &u
+}
+
+// Retries: one more attempt for 429, 502, 503 and 504 (a gateway's transient
+// answers; a 500 is the application's own and would fail again), waiting
+// Retry-After or retryDelay, and only when that wait still fits before the
+// context's deadline. A scrape is never made late by a retry.
+const (
+	maxAttempts = 2
+	retryDelay  = 200 * time.Millisecond
+)
+
+func retryable(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// fetch GETs u and returns the body of a 2xx answer and when its attempt
+// started; the caller reports that attempt's outcome once it has decoded the
+// body. Failed attempts are reported here.
+func (c *Client) fetch(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64) ([]byte, time.Time, error) {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		body, err := c.once(ctx, u, limit)
+		if err == nil {
+			return body, start, nil
+		}
+		c.observe(endpoint, err, start)
+		var apiErr *Error
+		if attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
+			return nil, start, err
+		}
+		delay := retryDelay
+		if apiErr.RetryAfter > 0 {
+			delay = apiErr.RetryAfter
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*delay {
+			return nil, start, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, start, err
+		case <-time.After(delay):
+		}
+	}
+}
+
+// once performs one GET and reads at most limit bytes of a 2xx body.
+func (c *Client) once(ctx context.Context, u *url.URL, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, &Error{Class: ClassNetwork, Err: err}
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, classifyTransport(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Drain a little so the connection can be reused; never keep the body:
+		// an error page may echo anything.
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		return nil, &Error{
+			Class:      classifyStatus(resp.StatusCode),
+			StatusCode: resp.StatusCode,
+			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		e := classifyTransport(ctx, err)
+		e.StatusCode = resp.StatusCode
+		return nil, e
+	}
+	if int64(len(body)) > limit {
+		return nil, &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("body larger than the %d-byte cap", limit)}
+	}
+	return body, nil
+}
+
+func (c *Client) observe(endpoint Endpoint, err error, start time.Time) {
+	if c.observer != nil {
+		c.observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
+	}
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

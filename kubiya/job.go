@@ -1,0 +1,137 @@
+package kubiya
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Job is the part of the API's JobResponse the exporter uses.
+//
+// Fields the API notes list as secrets (webhook_url, webhook_secret,
+// prompt_template, system_prompt, config, execution_environment) are
+// deliberately absent: what is never decoded can never leak into a label,
+// a log line or an error.
+type Job struct {
+	ID               string `json:"id"`
+	OrganizationID   string `json:"organization_id"`
+	Name             string `json:"name"`
+	Enabled          bool   `json:"enabled"`
+	Status           string `json:"status"`
+	TriggerType      string `json:"trigger_type"`
+	CronSchedule     string `json:"cron_schedule"`
+	CronTimezone     string `json:"cron_timezone"`
+	PlanningMode     string `json:"planning_mode"`
+	EntityType       string `json:"entity_type"`
+	EntityID         string `json:"entity_id"`
+	EntityName       string `json:"entity_name"`
+	ExecutorType     string `json:"executor_type"`
+	WorkerQueueName  string `json:"worker_queue_name"`
+	EnvironmentName  string `json:"environment_name"`
+	LastExecutionID  string `json:"last_execution_id"`
+	LastExecutionAt  Time   `json:"last_execution_at"`
+	NextExecutionAt  Time   `json:"next_execution_at"`
+	LastTriggeredAt  Time   `json:"last_triggered_at"`
+	CreatedAt        Time   `json:"created_at"`
+	UpdatedAt        Time   `json:"updated_at"`
+	TotalExecutions  int64  `json:"total_executions"`
+	SuccessfulExecs  int64  `json:"successful_executions"`
+	FailedExecutions int64  `json:"failed_executions"`
+}
+
+// errNotAJob marks a well-formed JSON document that is not a job.
+var errNotAJob = errors.New("not a job: no id")
+
+// DecodeJob decodes one JobResponse. Nulls, missing optional fields and
+// unknown fields are accepted; wrong types, truncation and anything that is
+// not a JSON object with an id are errors.
+func DecodeJob(body []byte) (*Job, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, errors.New("empty body")
+	}
+	if body[0] != '{' {
+		return nil, fmt.Errorf("not a JSON object (starts with %q)", body[0])
+	}
+	var j Job
+	if err := json.Unmarshal(body, &j); err != nil {
+		return nil, describeJSONError(err, len(body))
+	}
+	if j.ID == "" {
+		return nil, errNotAJob
+	}
+	return &j, nil
+}
+
+// describeJSONError keeps only the shape of a decode error: json's messages
+// can quote the offending value, and a value may be a secret.
+func describeJSONError(err error, bodyLen int) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	var timeErr *TimeError
+	switch {
+	case errors.As(err, &timeErr):
+		return timeErr
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("field %q: want %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr) && syntaxErr.Offset >= int64(bodyLen):
+		return errors.New("truncated JSON")
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("invalid JSON at byte %d", syntaxErr.Offset)
+	default:
+		return errors.New("invalid JSON")
+	}
+}
+
+// Time is an API timestamp; the zero value means null or absent.
+type Time struct{ time.Time }
+
+// TimeError reports a timestamp that does not parse. It names the value's
+// length, not the value.
+type TimeError struct{ Len int }
+
+func (e *TimeError) Error() string {
+	return fmt.Sprintf("unparsable timestamp (%d bytes)", e.Len)
+}
+
+// The server writes UTC with a Z and fractional seconds only when non-zero;
+// Kubiya's own Go client also accepts offsets and naive (UTC) times.
+var timeLayouts = []string{
+	time.RFC3339Nano,               // 2025-11-20T10:15:30.123456Z, +05:30
+	"2006-01-02T15:04:05.999999999", // naive: means UTC
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = Time{}
+		return nil
+	}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return &TimeError{Len: len(b)}
+	}
+	parsed, err := ParseTime(string(b[1 : len(b)-1]))
+	if err != nil {
+		return err
+	}
+	*t = Time{parsed}
+	return nil
+}
+
+// ParseTime parses an API timestamp in any of the accepted forms. An empty
+// string is the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range timeLayouts {
+		if ts, err := time.Parse(layout, s); err == nil {
+			return ts.UTC(), nil
+		}
+	}
+	return time.Time{}, &TimeError{Len: len(s)}
+}

@@ -1,0 +1,261 @@
+// Command kubiya_exporter exposes Kubiya control plane jobs as Prometheus
+// metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+	_ "time/tzdata" // schedules compute the same in a scratch image as on a laptop
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	sloggokit "github.com/tjhop/slog-gokit"
+
+	"github.com/kubiya/kubiya_exporter/collector"
+	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/kubiya"
+)
+
+const (
+	exporterName   = "kubiya_exporter"
+	defaultAddress = ":9862"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv))
+}
+
+func run(args []string, getenv func(string) string) int {
+	app := kingpin.New(exporterName, "Prometheus exporter for Kubiya control plane jobs.")
+	webFlags := kingpinflag.AddFlags(app, defaultAddress)
+	var (
+		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		configFile    = app.Flag("config.file", "Configuration file. The API key comes from KUBIYA_API_KEY or control_plane.authorization.credentials_file, never from a flag.").Default("kubiya.yml").String()
+		configCheck   = app.Flag("config.check", "Validate the configuration file, print what is wrong, and exit 0 if it is valid, 1 if not.").Bool()
+		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to leave time to send the answer.").Default("0.5s").Duration()
+		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
+		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+	)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+
+	baseLogger, slogLevel := newBaseLogger(*logFormat, *logLevel)
+	logger := log.With(baseLogger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+
+	if *configCheck {
+		if _, err := config.Load(*configFile, getenv); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", *configFile, err)
+			return 1
+		}
+		fmt.Printf("%s: OK\n", *configFile)
+		return 0
+	}
+
+	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName),
+	)
+	apiMetrics := collector.NewAPIMetrics(registry)
+
+	var current atomic.Pointer[scrapeTarget]
+	safeConfig := config.NewSafeConfig(*configFile, getenv, registry)
+	reload := func() error {
+		_, err := safeConfig.Reload(func(cfg *config.Config) error {
+			target, err := newScrapeTarget(cfg, logger, apiMetrics)
+			if err != nil {
+				return err
+			}
+			current.Store(target)
+			for _, w := range cfg.Warnings() {
+				level.Warn(logger).Log("msg", w)
+			}
+			return nil
+		})
+		return err
+	}
+	if err := reload(); err != nil {
+		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
+		return 1
+	}
+	level.Info(logger).Log("msg", "loaded configuration", "file", *configFile, "jobs", len(safeConfig.Get().Jobs))
+
+	mux := http.NewServeMux()
+	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, logger))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := reload(); err != nil {
+			level.Error(logger).Log("msg", "error reloading config", "err", err)
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			return
+		}
+		level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
+		fmt.Fprintln(w, "Reloaded")
+	})
+	if *metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Kubiya Exporter",
+			Description: "Prometheus exporter for Kubiya control plane jobs",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: *metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+			},
+		})
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot build landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(signals)
+	go func() {
+		for sig := range signals {
+			if sig == syscall.SIGHUP {
+				if err := reload(); err != nil {
+					level.Error(logger).Log("msg", "error reloading config", "err", err)
+				} else {
+					level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
+				}
+				continue
+			}
+			level.Info(logger).Log("msg", "shutting down", "signal", sig)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = server.Shutdown(ctx)
+			cancel()
+			return
+		}
+	}()
+
+	toolkitLogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel))
+	if err := web.ListenAndServe(server, webFlags, toolkitLogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// newBaseLogger returns the logger without time and caller, which the
+// slog bridge adds itself, and the matching slog level.
+func newBaseLogger(format, lvl string) (log.Logger, slog.Level) {
+	var l log.Logger
+	if format == "json" {
+		l = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
+	} else {
+		l = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+	}
+	var opt level.Option
+	var sl slog.Level
+	switch lvl {
+	case "debug":
+		opt, sl = level.AllowDebug(), slog.LevelDebug
+	case "warn":
+		opt, sl = level.AllowWarn(), slog.LevelWarn
+	case "error":
+		opt, sl = level.AllowError(), slog.LevelError
+	default:
+		opt, sl = level.AllowInfo(), slog.LevelInfo
+	}
+	return level.NewFilter(l, opt), sl
+}
+
+// scrapeTarget is what one configuration builds: the collector and the
+// longest a scrape may take.
+type scrapeTarget struct {
+	exporter *collector.Exporter
+	timeout  time.Duration
+}
+
+func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Observer) (*scrapeTarget, error) {
+	userAgent := exporterName + "/" + version.Version
+	httpClient, err := commoncfg.NewClientFromConfig(cfg.ControlPlane.HTTPClientConfig, exporterName,
+		commoncfg.WithUserAgent(userAgent))
+	if err != nil {
+		return nil, fmt.Errorf("control plane HTTP client: %w", err)
+	}
+	client, err := kubiya.NewClient(cfg.ControlPlane.URL, httpClient, kubiya.Options{UserAgent: userAgent, Observer: observer})
+	if err != nil {
+		return nil, err
+	}
+	exp := collector.New(client, logger, collector.Options{
+		Jobs:           cfg.Jobs,
+		MaxConcurrency: cfg.ControlPlane.MaxConcurrency,
+	})
+	return &scrapeTarget{exporter: exp, timeout: time.Duration(cfg.ControlPlane.Timeout)}, nil
+}
+
+// metricsHandler serves one registry per request, as mysqld_exporter does,
+// so the scrape's deadline reaches every API request.
+func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, logger log.Logger) http.Handler {
+	errorLog := &promhttpLogger{logger: logger}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := current.Load()
+		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))
+		defer cancel()
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(target.exporter.Scrape(ctx))
+		promhttp.HandlerFor(prometheus.Gatherers{global, reg}, promhttp.HandlerOpts{
+			ErrorLog:      errorLog,
+			ErrorHandling: promhttp.ContinueOnError,
+		}).ServeHTTP(w, r)
+	})
+}
+
+// scrapeTimeout is Prometheus' scrape timeout less offset, capped by the
+// configured timeout.
+func scrapeTimeout(r *http.Request, configured, offset time.Duration) time.Duration {
+	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
+	if v == "" {
+		return configured
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if err != nil || secs <= 0 {
+		return configured
+	}
+	t := time.Duration(secs * float64(time.Second))
+	if t > offset {
+		t -= offset
+	}
+	return min(t, configured)
+}
+
+type promhttpLogger struct{ logger log.Logger }
+
+func (l *promhttpLogger) Println(v ...any) {
+	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
+}
