@@ -99,7 +99,7 @@ func (e *TimeError) Error() string {
 // The server writes UTC with a Z and fractional seconds only when non-zero;
 // Kubiya's own Go client also accepts offsets and naive (UTC) times.
 var timeLayouts = []string{
-	time.RFC3339Nano,               // 2025-11-20T10:15:30.123456Z, +05:30
+	time.RFC3339Nano,                // 2025-11-20T10:15:30.123456Z, +05:30
 	"2006-01-02T15:04:05.999999999", // naive: means UTC
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999",
