@@ -25,8 +25,10 @@ const (
 	// label is absent) for jobs without an entity, and ".+" would hide them.
 	AllValue = ".*"
 
-	// overdueGraceSeconds must match the grace of the missed-run alert.
-	overdueGraceSeconds = 600
+	// missedRunGrace and missedRunToleranceSeconds are those of the
+	// KubiyaJobMissedRun alert (alerts/kubiya.rules.yml); keep them equal.
+	missedRunGrace            = "10m"
+	missedRunToleranceSeconds = 60
 
 	// schemaVersion 39 is what Grafana 10.4 writes. The SDK defaults to a
 	// newer one; declaring the oldest version we target lets newer Grafana
@@ -114,6 +116,21 @@ func commonVariables() []cog.Builder[dashboard.VariableModel] {
 	}
 }
 
+// builtinAnnotations is the annotation Grafana adds to every dashboard
+// ("Annotations & Alerts"); written out so the JSON has a list, as Grafana's
+// own exports do.
+func builtinAnnotations() []cog.Builder[dashboard.AnnotationQuery] {
+	return []cog.Builder[dashboard.AnnotationQuery]{
+		dashboard.NewAnnotationQueryBuilder().
+			Name("Annotations & Alerts").
+			Datasource(common.DataSourceRef{Type: cog.ToPtr("grafana"), Uid: cog.ToPtr("-- Grafana --")}).
+			Enable(true).Hide(true).
+			IconColor("rgba(0, 211, 255, 1)").
+			Type("dashboard").
+			BuiltIn(1),
+	}
+}
+
 func dashboardLinks() []cog.Builder[dashboard.DashboardLink] {
 	return []cog.Builder[dashboard.DashboardLink]{
 		dashboard.NewDashboardLinkBuilder("Kubiya dashboards").
@@ -173,10 +190,13 @@ func toFloat(v any) float64 {
 // the schema version and link placement.
 func finalize(d *dashboard.Dashboard) {
 	d.SchemaVersion = schemaVersion
-	// The SDK puts links in Grafana 12's controls menu by default; older
-	// Grafana ignores the field, newer would hide the links there.
+	// The SDK puts links and annotations in Grafana 12's controls menu by
+	// default; older Grafana ignores the field, newer would hide them there.
 	for i := range d.Links {
 		d.Links[i].Placement = nil
+	}
+	for i := range d.Annotations.List {
+		d.Annotations.List[i].Placement = nil
 	}
 	var id uint32
 	for i := range d.Panels {
@@ -200,4 +220,22 @@ func finalize(d *dashboard.Dashboard) {
 // sel joins selector fragments, for readability of the expressions below.
 func sel(metric string, parts ...string) string {
 	return metric + "{" + strings.Join(parts, ", ") + "}"
+}
+
+// missedRun is the KubiyaJobMissedRun alert's expression, inlined so the
+// dashboards work without the recording rules: a fire time at least the
+// grace old (the exporter-computed previous fire time, grace ago) is newer
+// than the job's last sign of life (last execution, update or creation)
+// plus a clock-skew tolerance; the job is enabled, still has a schedule,
+// and has no run in progress. The naive "previous fire > last run + grace"
+// would flag every job from the moment its fire time passes until its run
+// is recorded.
+func missedRun(selector string) string {
+	return fmt.Sprintf(`(`+
+		`(kubiya_job_schedule_previous_timestamp_seconds{%[1]s} offset %[2]s)`+
+		` > %[3]s (max by (job, instance, job_id) (kubiya_job_last_execution_timestamp_seconds{%[1]s} or kubiya_job_updated_timestamp_seconds{%[1]s} or kubiya_job_created_timestamp_seconds{%[1]s}) + %[4]d)`+
+		` and %[3]s (kubiya_job_enabled{%[1]s} == 1)`+
+		` and %[3]s kubiya_job_schedule_previous_timestamp_seconds{%[1]s}`+
+		` unless %[3]s (kubiya_job_executions_in_progress{%[1]s} > 0))`,
+		selector, missedRunGrace, matchJob, missedRunToleranceSeconds)
 }

@@ -37,6 +37,7 @@ func Job() (dashboard.Dashboard, error) {
 		Refresh("1m").
 		Time("now-24h", "now").
 		Timezone(common.TimeZoneBrowser).
+		Annotations(builtinAnnotations()).
 		Variables(append(commonVariables(), jobID)).
 		Links(append(dashboardLinks(), dashboard.NewDashboardLinkBuilder("Jobs overview").
 			Type(dashboard.DashboardLinkTypeLink).
@@ -81,10 +82,10 @@ func Job() (dashboard.Dashboard, error) {
 		WithPanel(statPanel("Next run in", "Countdown to the next scheduled run.", 4, 4).
 			WithTarget(instant(one(`min(kubiya_job_schedule_next_timestamp_seconds{%s}) - time()`, 1), "")).
 			Unit("s").Decimals(0).NoValue("not cron").ColorMode(common.BigValueColorModeNone)).
-		WithPanel(statPanel("Run lag behind schedule", fmt.Sprintf("Last scheduled fire time minus last execution time. Around zero or negative: the last scheduled run happened. Above %ds (the missed-run alert's grace): the scheduled run did not start.", overdueGraceSeconds), 4, 4).
-			WithTarget(instant(one(`max(kubiya_job_schedule_previous_timestamp_seconds{%s}) - max(kubiya_job_last_execution_timestamp_seconds{%s})`, 2), "")).
-			Unit("s").Decimals(0).NoValue("-").
-			Thresholds(thresholds("green", overdueGraceSeconds, "red"))).
+		WithPanel(statPanel("Missed run", "Whether the job missed a scheduled run, with the KubiyaJobMissedRun alert's logic: a fire time at least "+missedRunGrace+" old is newer than the last execution, update and creation, the job is enabled and no run is in progress. Empty for jobs without a valid cron schedule.", 4, 4).
+			WithTarget(instant(fmt.Sprintf(`(count(%s) or vector(0)) and on () count(kubiya_job_schedule_previous_timestamp_seconds{%s})`, missedRun(oneJobSel), oneJobSel), "")).
+			Mappings([]dashboard.ValueMapping{valueText("0", "No", "green", "1", "Missed", "red")}).
+			NoValue("not cron")).
 		WithPanel(statPanel("Last triggered", "The API's last_triggered_at (often empty).", 4, 4).
 			WithTarget(instant(one(`max(kubiya_job_last_triggered_timestamp_seconds{%s}) * 1000`, 1), "")).
 			Unit("dateTimeFromNow").NoValue("never").ColorMode(common.BigValueColorModeNone)).

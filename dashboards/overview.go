@@ -18,11 +18,8 @@ var (
 	jobUpFiltered = fmt.Sprintf(`(kubiya_job_up{%s} unless %s (kubiya_job_info{%s} unless %s kubiya_job_info{%s}))`,
 		targetSel, matchJob, targetSel, matchJob, filterSel)
 
-	// overdueJobs is the missed-run alert's logic: an enabled cron job whose
-	// most recent scheduled fire time (computed by the exporter in the job's
-	// time zone) is later than its last execution plus the grace period.
-	overdueJobs = fmt.Sprintf(`((kubiya_job_schedule_previous_timestamp_seconds{%s} > %s (kubiya_job_last_execution_timestamp_seconds{%s} + %d)) and %s (kubiya_job_enabled{%s} == 1))`,
-		filterSel, matchJob, filterSel, overdueGraceSeconds, matchJob, filterSel)
+	// overdueJobs is the missed-run alert's logic over the job filters.
+	overdueJobs = missedRun(filterSel)
 
 	// failingJobs: failed executions increased over the range, the job
 	// cannot be fetched, or the control plane marks it failed.
@@ -41,12 +38,13 @@ func Overview() (dashboard.Dashboard, error) {
 		Refresh("1m").
 		Time("now-6h", "now").
 		Timezone(common.TimeZoneBrowser).
+		Annotations(builtinAnnotations()).
 		Variables(commonVariables()).
 		Links(dashboardLinks())
 
 	// Counts of jobs. "or vector(0)" shows 0 instead of "No data" when no
 	// job matches; max by (job_id) de-duplicates exporters run in pairs.
-	b = b.WithPanel(countStat("Jobs", "Jobs the exporter watches (including jobs it cannot fetch).",
+	b = b.WithPanel(countStat("Jobs watched", "Jobs the exporter watches (including jobs it cannot fetch).",
 		fmt.Sprintf(`count(max by (job_id) (%s)) or vector(0)`, jobUpFiltered), "")).
 		WithPanel(countStat("Enabled", "Enabled jobs.",
 			sel1(`count(max by (job_id) (kubiya_job_enabled{%s}) == 1) or vector(0)`), "")).
@@ -54,11 +52,11 @@ func Overview() (dashboard.Dashboard, error) {
 			sel1(`count(max by (job_id) (kubiya_job_enabled{%s}) == 0) or vector(0)`), "orange")).
 		WithPanel(countStat("Failing", "Jobs with new failed executions in the selected range, jobs the exporter cannot fetch (kubiya_job_up == 0), or jobs whose status is failed.",
 			fmt.Sprintf(`count(%s) or vector(0)`, failingJobs), "red")).
-		WithPanel(countStat("Overdue", fmt.Sprintf("Enabled cron jobs whose last scheduled fire time (exporter-computed, in the job's time zone) is more than %ds after their last execution: a missed run. Same logic as the missed-run alert.", overdueGraceSeconds),
+		WithPanel(countStat("Overdue", "Enabled cron jobs that missed a run: a scheduled fire time (exporter-computed, in the job's time zone) at least "+missedRunGrace+" old is newer than the job's last execution, update and creation, and no run is in progress. Same logic as the KubiyaJobMissedRun alert.",
 			fmt.Sprintf(`count(max by (job_id) (%s)) or vector(0)`, overdueJobs), "red")).
-		WithPanel(countStat("Executions", "Executions started in the selected range.",
+		WithPanel(countStat("Executions in range", "Executions started in the selected range.",
 			sel1(`sum(max by (job_id) (increase(kubiya_job_executions_total{%s}[$__range]))) or vector(0)`), "")).
-		WithPanel(countStat("Failed executions", "Executions that failed in the selected range.",
+		WithPanel(countStat("Failures in range", "Executions that failed in the selected range.",
 			sel1(`sum(max by (job_id) (increase(kubiya_job_executions_failed_total{%s}[$__range]))) or vector(0)`), "red")).
 		WithPanel(statPanel("Control plane", "Whether the control plane answered with valid credentials on the last scrape (kubiya_up), worst of the selected exporters.", 3, 4).
 			WithTarget(instant(fmt.Sprintf(`min(kubiya_up{%s})`, targetSel), "")).

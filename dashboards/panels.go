@@ -40,6 +40,8 @@ func tsPanel(title, desc string, w, h uint32) *timeseries.PanelBuilder {
 		Span(w).Height(h).
 		FillOpacity(10).
 		ShowPoints(common.VisibilityModeAuto).
+		// The SDK leaves tooltip mode and sort as empty strings otherwise.
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending)).
 		Legend(common.NewVizLegendOptionsBuilder().
 			DisplayMode(common.LegendDisplayModeTable).
 			Placement(common.LegendPlacementBottom).
@@ -72,7 +74,8 @@ func timelinePanel(title, desc string, w, h uint32) *statetimeline.PanelBuilder 
 		Datasource(datasource()).
 		Span(w).Height(h).
 		ShowValue(common.VisibilityModeNever).
-		MergeValues(true)
+		MergeValues(true).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone))
 }
 
 func row(title string) *dashboard.RowBuilder {

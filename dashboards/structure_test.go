@@ -96,6 +96,7 @@ func TestPanelsAndTargets(t *testing.T) {
 	for _, f := range dashFiles {
 		d := readDashboard(t, f.name)
 		ids := map[float64]string{}
+		titles := map[string]bool{}
 		for _, p := range panelsOf(d) {
 			typ, _ := p["type"].(string)
 			title, _ := p["title"].(string)
@@ -108,9 +109,11 @@ func TestPanelsAndTargets(t *testing.T) {
 			if typ == "row" || typ == "text" {
 				continue
 			}
-			if title == "" {
-				t.Errorf("%s: a %s panel has no title", f.name, typ)
+			// The e2e test and people name panels by title.
+			if title == "" || titles[title] {
+				t.Errorf("%s: a %s panel title %q is empty or not unique", f.name, typ, title)
 			}
+			titles[title] = true
 			if got := dsUID(p["datasource"]); got != DatasourceRef {
 				t.Errorf("%s: datasource %q, want %q", where, got, DatasourceRef)
 			}
