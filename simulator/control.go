@@ -163,6 +163,7 @@ func (s *Server) TriggerJob(id string) (executionID string, err error) {
 	err = s.withJob(id, func(st *jobState, now time.Time) {
 		r := st.newRun(now, now, trigManual)
 		st.record(r, s.maxRuns)
+		st.markLast(&r)
 		executionID = st.execID(&r)
 	})
 	return executionID, err

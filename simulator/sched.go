@@ -131,7 +131,7 @@ func (st *jobState) newRun(fire, start time.Time, trigger uint8) run {
 
 // parseSchedules compiles cron_schedule for runs (in cron_timezone) and for
 // the reported next time (in UTC, the server's quirk).
-func parseSchedules(j *Job) (inZone, inUTC cron.Schedule) {
+func parseSchedules(j *Job, loadLocation func(string) (*time.Location, error)) (inZone, inUTC cron.Schedule) {
 	if j.TriggerType != "cron" || j.CronSchedule == nil {
 		return nil, nil
 	}
@@ -141,7 +141,7 @@ func parseSchedules(j *Job) (inZone, inUTC cron.Schedule) {
 	}
 	loc := time.UTC
 	if j.CronTimezone != nil && *j.CronTimezone != "" {
-		if l, err := time.LoadLocation(*j.CronTimezone); err == nil {
+		if l, err := loadLocation(*j.CronTimezone); err == nil {
 			loc = l
 		}
 	}
@@ -187,8 +187,10 @@ func (st *jobState) runnable() bool {
 // run whose completion has passed. It reports whether the job changed.
 func (st *jobState) advance(now time.Time, maxRuns int) bool {
 	changed := false
+	var last run
 	for st.runnable() && !now.Before(st.nextRecordAt) {
-		st.record(st.newRun(st.nextFire, st.nextRecordAt, trigCron), maxRuns)
+		last = st.newRun(st.nextFire, st.nextRecordAt, trigCron)
+		st.record(last, maxRuns)
 		st.nextFire = st.sched.Next(st.nextFire)
 		if st.nextFire.IsZero() {
 			st.nextRecordAt = time.Time{}
@@ -196,6 +198,9 @@ func (st *jobState) advance(now time.Time, maxRuns int) bool {
 		}
 		st.nextRecordAt = st.nextFire.Add(st.recordDelay(st.nextFire))
 		changed = true
+	}
+	if last.start != 0 {
+		st.markLast(&last) // once per catch-up: only the newest run shows
 	}
 	if st.unsettled > 0 && now.UnixMicro() >= st.earliest {
 		st.settle(now.UnixMicro())
@@ -207,20 +212,10 @@ func (st *jobState) advance(now time.Time, maxRuns int) bool {
 	return changed
 }
 
-// record adds a run as the worker does: a new execution record, total+1,
-// last_execution_* set, next_execution_at recomputed (UTC), updated_at moved.
+// record adds a run as the worker does: a new execution record and
+// total+1. The caller then calls markLast for the newest recorded run.
 func (st *jobState) record(r run, maxRuns int) {
-	j := &st.job
-	start := time.UnixMicro(r.start).UTC()
-	j.TotalExecutions++
-	j.LastExecutionAt = &start
-	j.LastExecutionID = Ptr(st.execID(&r))
-	if j.TriggerType == "cron" {
-		if n := st.utcNext(start); n != nil {
-			j.NextExecutionAt = n
-		}
-	}
-	st.touch(start.Add(time.Duration(3000+st.derive(r.fire, 7)%9000) * time.Microsecond))
+	st.job.TotalExecutions++
 	st.runs = append(st.runs, r)
 	if st.unsettled == 0 || r.end() < st.earliest {
 		st.earliest = r.end()
@@ -236,6 +231,22 @@ func (st *jobState) record(r run, maxRuns int) {
 		}
 		st.runs = append(st.runs[:0], st.runs[drop:]...)
 	}
+	st.encoded = nil
+}
+
+// markLast sets last_execution_* from r, recomputes next_execution_at (in
+// UTC) and moves updated_at just past the record's creation.
+func (st *jobState) markLast(r *run) {
+	j := &st.job
+	start := time.UnixMicro(r.start).UTC()
+	j.LastExecutionAt = &start
+	j.LastExecutionID = Ptr(st.execID(r))
+	if j.TriggerType == "cron" {
+		if n := st.utcNext(start); n != nil {
+			j.NextExecutionAt = n
+		}
+	}
+	st.touch(start.Add(time.Duration(3000+st.derive(r.fire, 7)%9000) * time.Microsecond))
 	st.encoded = nil
 }
 

@@ -70,6 +70,7 @@ type Server struct {
 	global  *Fault
 	faults  map[string]Fault
 	jobReqs map[string]int64
+	locs    map[string]*time.Location
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -87,6 +88,7 @@ func New(opts Options) *Server {
 		jobs:    make(map[string]*jobState),
 		faults:  make(map[string]Fault),
 		jobReqs: make(map[string]int64),
+		locs:    make(map[string]*time.Location),
 		closed:  make(chan struct{}),
 	}
 	if s.now == nil {
@@ -137,7 +139,7 @@ func (s *Server) put(j Job, now time.Time) *jobState {
 	j.ExecutionHistory = compactJSON(j.ExecutionHistory)
 	st := &jobState{job: j, hash: hashString(s.seed, j.ID), seq: s.seq}
 	s.seq++
-	st.sched, st.utc = parseSchedules(&st.job)
+	st.sched, st.utc = parseSchedules(&st.job, s.location)
 	if j.CreatedAt.IsZero() {
 		s.stamp(st, now)
 	}
@@ -145,6 +147,19 @@ func (s *Server) put(j Job, now time.Time) *jobState {
 	s.jobs[j.ID] = st
 	s.order = nil
 	return st
+}
+
+// location caches time.LoadLocation, which reads the zone database each
+// time; s.mu held.
+func (s *Server) location(name string) (*time.Location, error) {
+	if l, ok := s.locs[name]; ok {
+		return l, nil
+	}
+	l, err := time.LoadLocation(name)
+	if err == nil {
+		s.locs[name] = l
+	}
+	return l, err
 }
 
 // stamp gives a template job plausible times as of now: created weeks ago,

@@ -130,7 +130,7 @@ var (
 )
 
 func TestHealth(t *testing.T) {
-	_, ts, _ := newSim(t, nil)
+	_, ts, clk := newSim(t, nil)
 	r := do(t, context.Background(), http.MethodGet, ts.URL+"/api/health", "")
 	if r.status != 200 || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("health: %d %s", r.status, r.header.Get("Content-Type"))
@@ -138,6 +138,12 @@ func TestHealth(t *testing.T) {
 	want := `{"status":"healthy","service":"agent-control_plane_api","timestamp":"2025-11-20T10:15:30.123456"}`
 	if string(r.body) != want {
 		t.Errorf("health body\n got %s\nwant %s", r.body, want)
+	}
+	clk.Set(time.Date(2025, 11, 21, 17, 0, 0, 0, time.UTC))
+	var h map[string]string
+	_ = json.Unmarshal(do(t, context.Background(), http.MethodGet, ts.URL+"/api/health", "").body, &h)
+	if h["timestamp"] != "2025-11-21T17:00:00" || !reNaiveTime.MatchString(h["timestamp"]) {
+		t.Errorf("naive timestamp without fraction: %q", h["timestamp"])
 	}
 	if r := do(t, context.Background(), http.MethodPost, ts.URL+"/api/health", ""); r.status != 405 {
 		t.Errorf("POST health: %d", r.status)
