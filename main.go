@@ -229,7 +229,9 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		defer cancel()
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(target.exporter.Scrape(ctx))
-		promhttp.HandlerFor(prometheus.Gatherers{global, reg}, promhttp.HandlerOpts{
+		// The scrape's registry first: its API requests then show in this
+		// answer's kubiya_exporter_api_requests_total, not the next one's.
+		promhttp.HandlerFor(prometheus.Gatherers{reg, global}, promhttp.HandlerOpts{
 			ErrorLog:      errorLog,
 			ErrorHandling: promhttp.ContinueOnError,
 		}).ServeHTTP(w, r)

@@ -1,0 +1,49 @@
+# kubiya_exporter. `make demo` runs it against the simulator; `make test` tests it.
+GO        ?= go
+BIN       := kubiya_exporter
+SIM       := kubiya-simulator
+PKG       := github.com/prometheus/common/version
+VERSION   ?= $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILDDATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+LDFLAGS   := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
+             -X $(PKG).Branch=$(BRANCH) -X $(PKG).BuildUser=make -X $(PKG).BuildDate=$(BUILDDATE)
+STATICCHECK_VERSION ?= v0.8.2
+DOCKER_IMAGE ?= kubiya_exporter:$(VERSION)
+
+.PHONY: all build test test-short demo lint docker clean dashboards
+
+all: lint build test
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(SIM) ./cmd/kubiya-simulator
+
+# Everything: unit tests, golden files, the built binary, promtool/amtool
+# checks (run when the binaries are installed; required when CI is set).
+test:
+	$(GO) test -race -count=1 ./...
+
+test-short:
+	$(GO) test -short ./...
+
+demo: build
+	./scripts/demo.sh
+
+dashboards:
+	$(GO) run ./dashboards/gen
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	  if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	npx --yes dockerfile-utils@0.16.3 lint Dockerfile
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(DOCKER_IMAGE) .
+
+clean:
+	rm -f $(BIN) $(SIM)
+	$(GO) clean -testcache
