@@ -108,14 +108,3 @@ func (c *scheduleCache) lookup(jobID, expr, tz string, now time.Time) (prev, nex
 	}
 	return st.prev, st.next, true, changed, nil
 }
-
-// forget drops jobs no longer configured, so the cache cannot grow forever.
-func (c *scheduleCache) retain(keep map[string]struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id := range c.jobs {
-		if _, ok := keep[id]; !ok {
-			delete(c.jobs, id)
-		}
-	}
-}

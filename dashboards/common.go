@@ -2,7 +2,6 @@ package dashboards
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -215,11 +214,6 @@ func finalize(d *dashboard.Dashboard) {
 			d.Panels[i].RowPanel.Id = id
 		}
 	}
-}
-
-// sel joins selector fragments, for readability of the expressions below.
-func sel(metric string, parts ...string) string {
-	return metric + "{" + strings.Join(parts, ", ") + "}"
 }
 
 // missedRun is the KubiyaJobMissedRun alert's expression, inlined so the

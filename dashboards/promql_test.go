@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -97,7 +98,7 @@ func checkAST(t *testing.T, where string, ast parser.Expr, vars map[string]strin
 			scoped := map[string]bool{}
 			for _, m := range n.LabelMatchers {
 				switch {
-				case m.Name == labels.MetricName:
+				case m.Name == model.MetricNameLabel:
 				case m.Name == "job" || m.Name == "instance":
 					if m.Type != labels.MatchRegexp || m.Value != want[m.Name] {
 						t.Errorf("%s: %s matcher %s, want =~%q", where, n.Name, m, want[m.Name])
@@ -158,12 +159,12 @@ func TestVariableQueriesParse(t *testing.T) {
 				}
 				var metric string
 				for _, m := range ms {
-					if m.Name == labels.MetricName {
+					if m.Name == model.MetricNameLabel {
 						metric = m.Value
 					}
 				}
 				has := func(l string) bool {
-					return slices.Contains(contract[metric], l) || l == "job" || l == "instance" || l == labels.MetricName
+					return slices.Contains(contract[metric], l) || l == "job" || l == "instance" || l == model.MetricNameLabel
 				}
 				if _, ok := contract[metric]; !ok || !has(label) {
 					t.Errorf("%s: variable %s reads label %q of %q, which the contract does not give it", f.name, v.Name, label, metric)
