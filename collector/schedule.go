@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,14 +17,32 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // schedule is a parsed cron_schedule in its job's time zone.
 type schedule struct {
 	spec *cron.SpecSchedule
+	// dow, when not zero, is the set of weekdays (bit 0 = Sunday) a fire
+	// time must also fall on: set when both day-of-month and day-of-week
+	// are restricted, where Temporal requires both to match (spec then
+	// holds only the day-of-month part; robfig/cron would match either).
+	dow uint64
 }
+
+// starBit is robfig/cron's marker for a field written as "*" (unexported
+// there); a day field that has it does not restrict the day.
+const starBit = 1 << 63
+
+// allWeekdays is robfig/cron's bit set of "*" in the day-of-week field.
+const allWeekdays = 1<<7 - 1 | starBit
+
+// maxLookahead bounds the search for a fire time, like robfig/cron's own
+// five-year limit: a schedule that fires less often reports no time.
+const maxLookahead = 5 * 366 * 24 * time.Hour
 
 // parseSchedule parses expr in the IANA zone tz (UTC when empty).
 func parseSchedule(expr, tz string) (*schedule, error) {
 	loc := time.UTC
 	if tz != "" {
+		// "Local" is Go's name for the exporter host's zone, not an IANA
+		// name the control plane accepts.
 		l, err := time.LoadLocation(tz)
-		if err != nil {
+		if err != nil || tz == "Local" {
 			return nil, fmt.Errorf("unknown time zone %q", labelValue(tz))
 		}
 		loc = l
@@ -34,7 +53,7 @@ func parseSchedule(expr, tz string) (*schedule, error) {
 	if strings.HasPrefix(expr, "@every") || strings.Contains(expr, "TZ=") {
 		return nil, fmt.Errorf("unsupported cron syntax")
 	}
-	s, err := cronParser.Parse(expr)
+	s, err := cronParser.Parse(sundaySeven(expr))
 	if err != nil {
 		return nil, err
 	}
@@ -43,23 +62,97 @@ func parseSchedule(expr, tz string) (*schedule, error) {
 		return nil, fmt.Errorf("unsupported cron syntax")
 	}
 	spec.Location = loc
-	return &schedule{spec: spec}, nil
+	sched := &schedule{spec: spec}
+	if spec.Dom&starBit == 0 && spec.Dow&starBit == 0 {
+		sched.dow = spec.Dow &^ starBit
+		spec.Dow = allWeekdays
+	}
+	return sched, nil
 }
 
-// next is the first fire time strictly after t.
-func (s *schedule) next(t time.Time) time.Time { return s.spec.Next(t) }
+// sundaySeven rewrites 7 in the day-of-week field to 0: Temporal and
+// croniter take 7 as Sunday, robfig/cron refuses it. Only elements with a
+// literal 7 endpoint change ("7", "7/2", "5-7", "1-7/2"); everything else,
+// including every error, is left for the cron parser to judge.
+func sundaySeven(expr string) string {
+	fields := strings.Fields(expr)
+	if len(fields) != 5 || !strings.Contains(fields[4], "7") {
+		return expr
+	}
+	elems := strings.Split(fields[4], ",")
+	for i, el := range elems {
+		base, step, hasStep := strings.Cut(el, "/")
+		lo, hi, isRange := strings.Cut(base, "-")
+		switch {
+		case !isRange && base == "7":
+			elems[i] = "0" // "7" and "7/n" are Sunday alone
+		case isRange && hi == "7" && lo == "7":
+			elems[i] = "0"
+		case isRange && hi == "7":
+			elems[i] = lo + "-6"
+			n, err := strconv.Atoi(step)
+			first, ok := weekdayNumber(lo)
+			if !hasStep {
+				elems[i] += ",0"
+			} else if err == nil && n > 0 && ok && (7-first)%n == 0 {
+				elems[i] += "/" + step + ",0"
+			} else {
+				elems[i] += "/" + step
+			}
+		}
+	}
+	fields[4] = strings.Join(elems, ",")
+	return strings.Join(fields, " ")
+}
+
+// weekdayNumber reads a day-of-week range start as robfig/cron does (a
+// number or a three-letter name).
+func weekdayNumber(s string) (int, bool) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, true
+	}
+	for i, name := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		if strings.EqualFold(s, name) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// next is the first fire time strictly after t; zero when there is none
+// within maxLookahead.
+func (s *schedule) next(t time.Time) time.Time {
+	if s.dow == 0 {
+		return s.spec.Next(t)
+	}
+	limit := t.Add(maxLookahead)
+	for {
+		f := s.spec.Next(t)
+		if f.IsZero() || f.After(limit) {
+			return time.Time{}
+		}
+		local := f.In(s.spec.Location)
+		if s.dow&(1<<uint(local.Weekday())) != 0 {
+			return f
+		}
+		// The day of month matched but not the weekday: skip the rest of
+		// that local day (fire times have second 0, so 23:59:59 is later).
+		y, m, d := local.Date()
+		t = time.Date(y, m, d, 23, 59, 59, 0, s.spec.Location)
+	}
+}
 
 // previous is the latest fire time at or before t: it looks back over
 // doubling windows and walks forward, so the cost grows with the log of the
 // gap, not with the schedule's density.
 func (s *schedule) previous(t time.Time) time.Time {
-	for w := time.Minute; w <= 6*366*24*time.Hour; w *= 2 {
-		f := s.spec.Next(t.Add(-w))
+	for w := time.Minute; w <= maxLookahead; w *= 2 {
+		f := s.next(t.Add(-w))
 		if f.IsZero() || f.After(t) {
 			continue
 		}
 		for {
-			n := s.spec.Next(f)
+			n := s.next(f)
 			if n.IsZero() || n.After(t) {
 				return f
 			}
@@ -73,14 +166,16 @@ func (s *schedule) previous(t time.Time) time.Time {
 type scheduleState struct {
 	expr, tz   string
 	sched      *schedule // nil when the schedule does not parse
-	prev, next time.Time // valid while now < next
+	prev, next time.Time // valid while prev <= now < next (next zero: no more fires)
+	computed   bool
 }
 
 // scheduleCache keeps parsed schedules and their fire times across scrapes:
 // they change only when the schedule changes or the next fire time passes.
 type scheduleCache struct {
-	mu   sync.Mutex
-	jobs map[string]*scheduleState
+	mu          sync.Mutex
+	jobs        map[string]*scheduleState
+	computeRuns int // fire-time computations, for tests of the cache
 }
 
 func newScheduleCache() *scheduleCache {
@@ -103,8 +198,10 @@ func (c *scheduleCache) lookup(jobID, expr, tz string, now time.Time) (prev, nex
 	if st.sched == nil {
 		return time.Time{}, time.Time{}, false, changed, err
 	}
-	if st.next.IsZero() || !now.Before(st.next) || now.Before(st.prev) {
+	if !st.computed || (!st.next.IsZero() && !now.Before(st.next)) || now.Before(st.prev) {
 		st.prev, st.next = st.sched.previous(now), st.sched.next(now)
+		st.computed = true
+		c.computeRuns++
 	}
 	return st.prev, st.next, true, changed, nil
 }
