@@ -36,6 +36,7 @@ var jobIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 type Config struct {
 	ControlPlane ControlPlane `yaml:"control_plane"`
 	Jobs         []string     `yaml:"jobs"`
+	Executions   *Executions  `yaml:"executions"` // executions.go; nil when the key is absent
 }
 
 // ControlPlane says where the API is and how to talk to it.
@@ -128,6 +129,9 @@ func (c *Config) Validate() error {
 	}
 	if !hasCredentials(&cp.HTTPClientConfig) {
 		errs = append(errs, fmt.Errorf("no API key: set %s or control_plane.authorization.credentials_file", EnvAPIKey))
+	}
+	if err := c.Executions.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Jobs) == 0 {
 		errs = append(errs, errors.New("jobs: list at least one job ID"))
