@@ -212,10 +212,14 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 	if err != nil {
 		return nil, err
 	}
-	exp := collector.New(client, logger, collector.Options{
+	opts := collector.Options{
 		Jobs:           cfg.Jobs,
 		MaxConcurrency: cfg.ControlPlane.MaxConcurrency,
-	})
+	}
+	if limit, on := cfg.ExecutionsEnabled(); on {
+		opts.Executions, opts.ExecutionsLimit = client, limit
+	}
+	exp := collector.New(client, logger, opts)
 	return &scrapeTarget{exporter: exp, timeout: time.Duration(cfg.ControlPlane.Timeout)}, nil
 }
 

@@ -26,6 +26,11 @@ type Options struct {
 	Jobs           []string // job IDs, already de-duplicated
 	MaxConcurrency int      // API requests in flight at once, across overlapping scrapes
 	Now            func() time.Time
+
+	// Executions, when set, turns on the executions collector
+	// (executions.go), reading up to ExecutionsLimit executions per job.
+	Executions      ExecutionLister
+	ExecutionsLimit int
 }
 
 // Exporter holds what outlives a scrape: the client, the in-flight requests
@@ -40,6 +45,8 @@ type Exporter struct {
 	inflight  singleflight.Group
 	schedules *scheduleCache
 	now       func() time.Time
+
+	executions *executions // executions.go; nil: the executions collector is off
 }
 
 // New returns an Exporter for the given jobs.
@@ -59,6 +66,8 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 		sem:       make(chan struct{}, opts.MaxConcurrency),
 		schedules: newScheduleCache(),
 		now:       opts.Now,
+
+		executions: newExecutions(opts),
 	}
 }
 
@@ -76,6 +85,11 @@ type scrape struct {
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
+	}
+	if s.e.executions != nil {
+		for _, d := range executionDescs {
+			ch <- d
+		}
 	}
 }
 
@@ -102,6 +116,9 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			// The control plane itself answered and accepted the key.
 			up = true
 		}
+	}
+	if s.e.executions != nil {
+		s.e.executions.collect(s.ctx, s.e, results, ch)
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(up))
 	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds())

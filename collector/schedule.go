@@ -31,6 +31,9 @@ const starBit = 1 << 63
 // allWeekdays is robfig/cron's bit set of "*" in the day-of-week field.
 const allWeekdays = 1<<7 - 1 | starBit
 
+// maxScheduleLen bounds a cron_schedule the exporter parses, in bytes.
+const maxScheduleLen = 1024
+
 // maxLookahead bounds the search for a fire time, like robfig/cron's own
 // five-year limit: a schedule that fires less often reports no time.
 const maxLookahead = 5 * 366 * 24 * time.Hour
@@ -48,6 +51,12 @@ func parseSchedule(expr, tz string) (*schedule, error) {
 		loc = l
 	}
 	expr = strings.TrimSpace(expr)
+	// Five fields of explicit lists fit in a few hundred bytes; refusing
+	// more up front keeps a megabyte-long value from costing the cron
+	// parser seconds (and its error text a megabyte).
+	if len(expr) > maxScheduleLen {
+		return nil, fmt.Errorf("cron schedule of %d bytes: longer than %d", len(expr), maxScheduleLen)
+	}
 	// The control plane has no @every or CRON_TZ= prefix; refuse them rather
 	// than compute something it does not.
 	if strings.HasPrefix(expr, "@every") || strings.Contains(expr, "TZ=") {

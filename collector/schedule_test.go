@@ -136,6 +136,7 @@ func TestScheduleInvalid(t *testing.T) {
 		{"unknown name", "0 0 * * FUNDAY", "UTC", "failed to parse"},
 		{"garbage", "every day at nine", "UTC", "expected exactly 5 fields"},
 		{"empty", "", "UTC", "empty spec string"},
+		{"a megabyte of fields", strings.Repeat("* ", 1<<19), "UTC", "longer than 1024"},
 		{"unknown zone", "0 9 * * *", "Mars/Olympus_Mons", "unknown time zone"},
 		{"Go's Local is not a zone name", "0 9 * * *", "Local", "unknown time zone"},
 		{"zone path traversal", "0 9 * * *", "../../etc/passwd", "unknown time zone"},
