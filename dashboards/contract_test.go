@@ -30,6 +30,7 @@ var contract = map[string][]string{
 	"kubiya_job_last_success_timestamp_seconds":                    perJobLabels(),
 	"kubiya_job_last_failure_timestamp_seconds":                    perJobLabels(),
 	"kubiya_job_executions_in_progress":                            perJobLabels(),
+	"kubiya_job_executions_up":                                     {"job_id"},
 	"kubiya_up":                                                    {},
 	"kubiya_scrape_duration_seconds":                               {},
 	"kubiya_exporter_api_requests_total":                           {"endpoint", "code"},
