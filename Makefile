@@ -47,3 +47,21 @@ docker:
 clean:
 	rm -f $(BIN) $(SIM)
 	$(GO) clean -testcache
+
+# Fuzz the job decoder, the timestamp parser and the config loader, each for
+# FUZZTIME (seeds: */testdata/fuzz/). Minimizing is capped so a flaky-
+# coverage input cannot stall a target past its time.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzParseTime ./config:FuzzParse
+.PHONY: fuzz load
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+	  $(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
+	done
+
+# The full load and leak test (make test runs a 5-second version): 50
+# concurrent scrapes of 500 jobs for LOAD_DURATION; prints the figures.
+LOAD_DURATION ?= 30s
+load:
+	KUBIYA_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -count=1 -v -run '^TestLoadAndLeaks$$' ./collector

@@ -188,12 +188,16 @@ func (e *Exporter) fetch(ctx context.Context, id string) (*kubiya.Job, error) {
 		e.logFailure(id, err)
 		return nil, err
 	}
+	// Only decoded, non-secret fields exist on a Job, so even debug output
+	// cannot show a webhook secret or a prompt.
+	level.Debug(e.logger).Log("msg", "fetched job", "job_id", labelValue(id), "job_name", labelValue(job.Name),
+		"status", labelValue(job.Status), "total_executions", job.TotalExecutions)
 	return job, nil
 }
 
 func (e *Exporter) logFailure(id string, err error) {
 	level.Warn(e.logger).Log("msg", "fetching job failed", "job_id", labelValue(id),
-		"class", kubiya.ClassOf(err), "err", err)
+		"class", kubiya.ClassOf(err), "err", logErr(err))
 }
 
 // emitJob writes every series of one fetched job.
@@ -241,7 +245,7 @@ func (e *Exporter) emitJob(ch chan<- prometheus.Metric, id string, j *kubiya.Job
 	if !valid {
 		if changed {
 			level.Warn(e.logger).Log("msg", "cron schedule does not parse", "job_id", labelValue(id),
-				"cron_schedule", labelValue(j.CronSchedule), "cron_timezone", labelValue(j.CronTimezone), "err", err)
+				"cron_schedule", labelValue(j.CronSchedule), "cron_timezone", labelValue(j.CronTimezone), "err", logErr(err))
 		}
 		return
 	}

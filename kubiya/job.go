@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -75,7 +76,10 @@ func describeJSONError(err error, bodyLen int) error {
 	case errors.As(err, &timeErr):
 		return timeErr
 	case errors.As(err, &typeErr):
-		return fmt.Errorf("field %q: want %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		// Value is "number <literal>" for a number that does not fit: keep
+		// only the kind, or a megabyte of digits would reach the log.
+		kind, _, _ := strings.Cut(typeErr.Value, " ")
+		return fmt.Errorf("field %q: want %s, got JSON %s", typeErr.Field, typeErr.Type, kind)
 	case errors.As(err, &syntaxErr) && syntaxErr.Offset >= int64(bodyLen):
 		return errors.New("truncated JSON")
 	case errors.As(err, &syntaxErr):
@@ -114,7 +118,15 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return &TimeError{Len: len(b)}
 	}
-	parsed, err := ParseTime(string(b[1 : len(b)-1]))
+	s := string(b[1 : len(b)-1])
+	// A JSON encoder may escape any character ("\u005a" for "Z"); only
+	// then is the slower unquoting needed.
+	if strings.IndexByte(s, '\\') >= 0 {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return &TimeError{Len: len(b)}
+		}
+	}
+	parsed, err := ParseTime(s)
 	if err != nil {
 		return err
 	}
