@@ -65,3 +65,12 @@ fuzz:
 LOAD_DURATION ?= 30s
 load:
 	KUBIYA_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -count=1 -v -run '^TestLoadAndLeaks$$' ./collector
+
+# Benchmarks (BENCHMARKS.md): go test -bench for decode and collect per job,
+# then the load harness: the real exporter against the real simulator on
+# 127.0.0.1, N = 100, 1000, 10000 jobs, 50 ms API latency, per-job and list
+# modes. About 5 minutes on 2 cores; the harness gives up after 10.
+.PHONY: bench
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./kubiya/ ./collector/ .
+	$(GO) run ./cmd/kubiya-bench --max-duration 10m --json .build/bench-results.json

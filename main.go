@@ -53,11 +53,18 @@ func run(args []string, getenv func(string) string) int {
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to leave time to send the answer.").Default("0.5s").Duration()
 		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+		shardIndex    = app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reports only the jobs (static and discovered) whose ID hashes to it (FNV-1a 64 of the ID, modulo --total-shards). See docs/scaling.md.").Default("0").Int()
+		totalShards   = app.Flag("total-shards", "How many shards the jobs are split into; 1 means no sharding.").Default("1").Int()
 	)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
 	if _, err := app.Parse(args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	shard := collector.Shard{Index: *shardIndex, Total: *totalShards}
+	if *totalShards < 1 || *shardIndex < 0 || *shardIndex >= *totalShards {
+		fmt.Fprintf(os.Stderr, "%s: --shard=%d --total-shards=%d: need --total-shards >= 1 and 0 <= --shard < --total-shards\n", exporterName, *shardIndex, *totalShards)
 		return 2
 	}
 
@@ -87,7 +94,7 @@ func run(args []string, getenv func(string) string) int {
 	safeConfig := config.NewSafeConfig(*configFile, getenv, registry)
 	reload := func() error {
 		_, err := safeConfig.Reload(func(cfg *config.Config) error {
-			target, err := newScrapeTarget(cfg, logger, apiMetrics)
+			target, err := newScrapeTarget(cfg, logger, apiMetrics, shard)
 			if err != nil {
 				return err
 			}
@@ -103,7 +110,8 @@ func run(args []string, getenv func(string) string) int {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
 	}
-	level.Info(logger).Log("msg", "loaded configuration", "file", *configFile, "jobs", len(safeConfig.Get().Jobs))
+	level.Info(logger).Log("msg", "loaded configuration", "file", *configFile, "jobs", len(safeConfig.Get().Jobs),
+		"discovery", safeConfig.Get().Discovery.Enabled, "shard", shard.Index, "total_shards", shard.Total)
 
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, logger))
@@ -201,7 +209,7 @@ type scrapeTarget struct {
 	timeout  time.Duration
 }
 
-func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Observer) (*scrapeTarget, error) {
+func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Observer, shard collector.Shard) (*scrapeTarget, error) {
 	userAgent := exporterName + "/" + version.Version
 	httpClient, err := commoncfg.NewClientFromConfig(cfg.ControlPlane.HTTPClientConfig, exporterName,
 		commoncfg.WithUserAgent(userAgent))
@@ -216,6 +224,7 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 		Jobs:           cfg.Jobs,
 		MaxConcurrency: cfg.ControlPlane.MaxConcurrency,
 	}
+	opts.Discovery, opts.StaticViaListAbove, opts.Shard = discoveryOptions(cfg.Discovery), cfg.Discovery.StaticViaListAbove, shard
 	if limit, on := cfg.ExecutionsEnabled(); on {
 		opts.Executions, opts.ExecutionsLimit = client, limit
 	}
@@ -227,6 +236,7 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 // so the scrape's deadline reaches every API request.
 func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, logger log.Logger) http.Handler {
 	errorLog := &promhttpLogger{logger: logger}
+	gzipWriters := newGzipWriters()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := current.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))
@@ -235,10 +245,14 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		reg.MustRegister(target.exporter.Scrape(ctx))
 		// The scrape's registry first: its API requests then show in this
 		// answer's kubiya_exporter_api_requests_total, not the next one's.
-		promhttp.HandlerFor(prometheus.Gatherers{reg, global}, promhttp.HandlerOpts{
-			ErrorLog:      errorLog,
-			ErrorHandling: promhttp.ContinueOnError,
-		}).ServeHTTP(w, r)
+		// scrapeGatherer and gzipWriters (gather.go) do what
+		// prometheus.Gatherers and promhttp's gzip do, for a fraction of the
+		// CPU on large scrapes.
+		gzipWriters.serve(w, r, promhttp.HandlerFor(scrapeGatherer{reg, global}, promhttp.HandlerOpts{
+			ErrorLog:           errorLog,
+			ErrorHandling:      promhttp.ContinueOnError,
+			DisableCompression: true,
+		}))
 	})
 }
 

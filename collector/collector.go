@@ -26,11 +26,19 @@ type Options struct {
 	Jobs           []string // job IDs, already de-duplicated
 	MaxConcurrency int      // API requests in flight at once, across overlapping scrapes
 	Now            func() time.Time
-
 	// Executions, when set, turns on the executions collector
 	// (executions.go), reading up to ExecutionsLimit executions per job.
 	Executions      ExecutionLister
 	ExecutionsLimit int
+
+	// List mode (discovery.go): discovered jobs, and static IDs through
+	// the list when this shard has more than StaticViaListAbove of them
+	// (0: never). Lister defaults to api when it can list.
+	Discovery          Discovery
+	StaticViaListAbove int
+	Lister             JobLister
+	// Shard limits the jobs, static and discovered, to one shard (shard.go).
+	Shard Shard
 }
 
 // Exporter holds what outlives a scrape: the client, the in-flight requests
@@ -45,6 +53,8 @@ type Exporter struct {
 	inflight  singleflight.Group
 	schedules *scheduleCache
 	now       func() time.Time
+	shard     Shard
+	list      *listMode // nil: one GET per static job, no list
 
 	executions *executions // executions.go; nil: the executions collector is off
 }
@@ -57,15 +67,25 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	workers := min(opts.MaxConcurrency, len(opts.Jobs))
+	jobs := opts.Jobs
+	if opts.Shard.Total > 1 {
+		jobs = make([]string, 0, len(opts.Jobs)/opts.Shard.Total+1)
+		for _, id := range opts.Jobs {
+			if opts.Shard.Owns(id) {
+				jobs = append(jobs, id)
+			}
+		}
+	}
 	return &Exporter{
 		api:       api,
 		logger:    logger,
-		jobs:      opts.Jobs,
-		workers:   max(workers, 1),
+		jobs:      jobs,
+		workers:   opts.MaxConcurrency,
 		sem:       make(chan struct{}, opts.MaxConcurrency),
 		schedules: newScheduleCache(),
 		now:       opts.Now,
+		shard:     opts.Shard,
+		list:      newListMode(api, opts, jobs),
 
 		executions: newExecutions(opts),
 	}
@@ -101,14 +121,12 @@ type result struct {
 
 func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
-	results := s.e.fetchAll(s.ctx)
+	results, up := s.e.fetchJobs(s.ctx)
 	now := s.e.now()
-	up := false
 	for _, r := range results {
 		if r.err != nil {
-			ch <- prometheus.MustNewConstMetric(jobUpDesc, prometheus.GaugeValue, 0, labelValue(r.id))
+			emitJobDown(ch, r.id)
 		} else {
-			ch <- prometheus.MustNewConstMetric(jobUpDesc, prometheus.GaugeValue, 1, labelValue(r.id))
 			s.e.emitJob(ch, r.id, r.job, now)
 		}
 		switch kubiya.ClassOf(r.err) {
@@ -124,22 +142,22 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds())
 }
 
-// fetchAll fetches every configured job with a bounded pool of workers.
-// Results keep the configured order.
-func (e *Exporter) fetchAll(ctx context.Context) []result {
-	results := make([]result, len(e.jobs))
+// fetchAll fetches the jobs ids with a bounded pool of workers. Results
+// keep the order of ids.
+func (e *Exporter) fetchAll(ctx context.Context, ids []string) []result {
+	results := make([]result, len(ids))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range e.workers {
+	for range min(e.workers, len(ids)) {
 		wg.Go(func() {
 			for i := range next {
-				id := e.jobs[i]
+				id := ids[i]
 				job, err := e.fetchShared(ctx, id)
 				results[i] = result{id: id, job: job, err: err}
 			}
 		})
 	}
-	for i := range e.jobs {
+	for i := range ids {
 		next <- i
 	}
 	close(next)
@@ -198,61 +216,4 @@ func (e *Exporter) fetch(ctx context.Context, id string) (*kubiya.Job, error) {
 func (e *Exporter) logFailure(id string, err error) {
 	level.Warn(e.logger).Log("msg", "fetching job failed", "job_id", labelValue(id),
 		"class", kubiya.ClassOf(err), "err", logErr(err))
-}
-
-// emitJob writes every series of one fetched job.
-func (e *Exporter) emitJob(ch chan<- prometheus.Metric, id string, j *kubiya.Job, now time.Time) {
-	lv := []string{labelValue(id), labelValue(j.Name), labelValue(j.EntityType), labelValue(j.EntityID), labelValue(j.EntityName)}
-	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv[:len(lv):len(lv)], extra...)...)
-	}
-	counter := func(d *prometheus.Desc, v int64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...)
-	}
-	timestamp := func(d *prometheus.Desc, t kubiya.Time) {
-		if !t.IsZero() {
-			gauge(d, timestampSeconds(t.Time))
-		}
-	}
-
-	gauge(jobInfoDesc, 1,
-		labelValue(j.OrganizationID), labelValue(j.Status), labelValue(j.TriggerType),
-		labelValue(j.CronSchedule), labelValue(j.CronTimezone), labelValue(j.PlanningMode),
-		labelValue(j.ExecutorType), labelValue(j.EnvironmentName), labelValue(j.WorkerQueueName))
-	gauge(jobEnabledDesc, boolFloat(j.Enabled))
-	known := false
-	for _, st := range knownStatuses {
-		known = known || st == j.Status
-		gauge(jobStatusDesc, boolFloat(st == j.Status), st)
-	}
-	if !known {
-		gauge(jobStatusDesc, 1, labelValue(j.Status))
-	}
-	counter(jobExecutionsDesc, j.TotalExecutions)
-	counter(jobSucceededDesc, j.SuccessfulExecs)
-	counter(jobFailedDesc, j.FailedExecutions)
-	timestamp(jobLastExecutionDesc, j.LastExecutionAt)
-	timestamp(jobNextExecutionDesc, j.NextExecutionAt)
-	timestamp(jobLastTriggeredDesc, j.LastTriggeredAt)
-	timestamp(jobCreatedDesc, j.CreatedAt)
-	timestamp(jobUpdatedDesc, j.UpdatedAt)
-
-	if j.TriggerType != "cron" || j.CronSchedule == "" {
-		return
-	}
-	prev, next, valid, changed, err := e.schedules.lookup(id, j.CronSchedule, j.CronTimezone, now)
-	gauge(scheduleValidDesc, boolFloat(valid))
-	if !valid {
-		if changed {
-			level.Warn(e.logger).Log("msg", "cron schedule does not parse", "job_id", labelValue(id),
-				"cron_schedule", labelValue(j.CronSchedule), "cron_timezone", labelValue(j.CronTimezone), "err", logErr(err))
-		}
-		return
-	}
-	if !prev.IsZero() {
-		gauge(schedulePrevDesc, timestampSeconds(prev))
-	}
-	if !next.IsZero() {
-		gauge(scheduleNextDesc, timestampSeconds(next))
-	}
 }

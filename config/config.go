@@ -37,6 +37,7 @@ type Config struct {
 	ControlPlane ControlPlane `yaml:"control_plane"`
 	Jobs         []string     `yaml:"jobs"`
 	Executions   *Executions  `yaml:"executions"` // executions.go; nil when the key is absent
+	Discovery    Discovery    `yaml:"discovery"`  // discovery.go
 }
 
 // ControlPlane says where the API is and how to talk to it.
@@ -80,8 +81,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // line), applies defaults and environment overrides, and validates.
 func Parse(data []byte, getenv func(string) string) (*Config, error) {
 	cfg := &Config{}
-	// control_plane may be omitted entirely; its defaults still apply.
-	if err := yaml.Unmarshal([]byte("control_plane: {}"), cfg); err != nil {
+	// control_plane and discovery may be omitted entirely; their defaults
+	// still apply.
+	if err := yaml.Unmarshal([]byte("control_plane: {}\ndiscovery: {}"), cfg); err != nil {
 		return nil, err
 	}
 	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
@@ -133,8 +135,11 @@ func (c *Config) Validate() error {
 	if err := c.Executions.validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if len(c.Jobs) == 0 {
-		errs = append(errs, errors.New("jobs: list at least one job ID"))
+	if len(c.Jobs) == 0 && !c.Discovery.Enabled {
+		errs = append(errs, errors.New("jobs: list at least one job ID, or set discovery.enabled"))
+	}
+	if err := c.Discovery.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for i, id := range c.Jobs {
 		switch {

@@ -39,6 +39,7 @@ type Client struct {
 	http         *http.Client
 	userAgent    string
 	maxBodyBytes int64
+	maxListBody  int64 // list.go; 0 means DefaultMaxListBodyBytes
 	observer     Observer
 }
 
@@ -46,7 +47,10 @@ type Client struct {
 type Options struct {
 	UserAgent    string
 	MaxBodyBytes int64
-	Observer     Observer
+	// MaxListBodyBytes caps a list answer (ListJobs); 0 takes
+	// DefaultMaxListBodyBytes.
+	MaxListBodyBytes int64
+	Observer         Observer
 }
 
 // NewClient returns a client for the control plane at baseURL. Authentication
@@ -68,7 +72,8 @@ func NewClient(baseURL string, httpClient *http.Client, opts Options) (*Client, 
 	if opts.UserAgent == "" {
 		opts.UserAgent = "kubiya_exporter"
 	}
-	return &Client{base: u, http: httpClient, userAgent: opts.UserAgent, maxBodyBytes: opts.MaxBodyBytes, observer: opts.Observer}, nil
+	return &Client{base: u, http: httpClient, userAgent: opts.UserAgent, maxBodyBytes: opts.MaxBodyBytes,
+		maxListBody: opts.MaxListBodyBytes, observer: opts.Observer}, nil
 }
 
 // GetJob fetches one job by ID.

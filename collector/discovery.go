@@ -1,0 +1,286 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sync"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/kubiya/kubiya_exporter/kubiya"
+)
+
+// JobLister is the part of the API client list mode needs.
+type JobLister interface {
+	ListJobs(ctx context.Context, f kubiya.ListFilter) (*kubiya.JobList, error)
+}
+
+// Discovery selects the jobs list mode reports besides the static ones.
+// Nil regular expressions select everything; the caller decides how they
+// are anchored (config anchors them at both ends).
+type Discovery struct {
+	Enabled           bool
+	Filter            kubiya.ListFilter // sent to the API as ?enabled=&trigger_type=
+	NameInclude       *regexp.Regexp
+	NameExclude       *regexp.Regexp
+	EntityNameInclude *regexp.Regexp
+	EntityNameExclude *regexp.Regexp
+}
+
+// Matches reports whether discovery selects j. The API filters are checked
+// here too, because the list is fetched unfiltered when static IDs come
+// from it.
+func (d *Discovery) Matches(j *kubiya.Job) bool {
+	switch {
+	case d.Filter.Enabled != nil && j.Enabled != *d.Filter.Enabled:
+		return false
+	case d.Filter.TriggerType != "" && j.TriggerType != d.Filter.TriggerType:
+		return false
+	case d.NameInclude != nil && !d.NameInclude.MatchString(j.Name):
+		return false
+	case d.NameExclude != nil && d.NameExclude.MatchString(j.Name):
+		return false
+	case d.EntityNameInclude != nil && !d.EntityNameInclude.MatchString(j.EntityName):
+		return false
+	case d.EntityNameExclude != nil && d.EntityNameExclude.MatchString(j.EntityName):
+		return false
+	}
+	return true
+}
+
+// listMode is the Exporter's state for the list endpoint: one
+// GET /api/v1/jobs per scrape serves discovery and, when there are many,
+// the static IDs.
+type listMode struct {
+	lister    JobLister // nil: the client cannot list (every list fails)
+	discovery Discovery
+	// viaList: static IDs are taken from the list instead of one GET each.
+	viaList bool
+	// request is what is sent: discovery's API filters, or nothing when the
+	// list must also hold the static jobs (then it is authoritative: a
+	// static ID it lacks does not exist).
+	request       kubiya.ListFilter
+	authoritative bool
+	staticIndex   map[string]int // static ID -> position in Exporter.jobs
+
+	mu sync.Mutex
+	// lastDiscovered are the IDs discovery reported on the last successful
+	// list. When a list fails the exporter cannot know the current IDs, so
+	// it reports these as kubiya_job_up 0 rather than let every discovered
+	// series vanish silently. An Exporter is rebuilt on reload, so the
+	// memory starts empty with each configuration (and process).
+	lastDiscovered []string
+}
+
+// listFlightKey shares one list request among overlapping scrapes; a NUL
+// cannot start a job ID, so it never collides with a GET.
+const listFlightKey = "\x00list"
+
+// newListMode returns nil when neither discovery nor static-via-list needs
+// the list endpoint. static are the static IDs of this shard.
+func newListMode(api JobGetter, opts Options, static []string) *listMode {
+	viaList := opts.StaticViaListAbove > 0 && len(static) > opts.StaticViaListAbove
+	if !opts.Discovery.Enabled && !viaList {
+		return nil
+	}
+	lm := &listMode{lister: opts.Lister, discovery: opts.Discovery, viaList: viaList}
+	if lm.lister == nil {
+		lm.lister, _ = api.(JobLister)
+	}
+	if opts.Discovery.Enabled && !viaList {
+		lm.request = opts.Discovery.Filter
+	}
+	lm.authoritative = lm.request.Enabled == nil && lm.request.TriggerType == ""
+	lm.staticIndex = make(map[string]int, len(static))
+	for i, id := range static {
+		lm.staticIndex[id] = i
+	}
+	return lm
+}
+
+// answered reports whether an outcome shows the control plane itself
+// answered and accepted the key.
+func answered(err error) bool {
+	switch kubiya.ClassOf(err) {
+	case kubiya.ClassOK, kubiya.ClassNotFound, kubiya.ClassInvalidRequest:
+		return true
+	}
+	return false
+}
+
+var errNotListed = errors.New("not in the organization's job list")
+
+// fetchJobs returns the result of every job this scrape reports (static
+// and discovered, each once) and whether the control plane answered the
+// list request (false when no list was made).
+func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
+	lm := e.list
+	if lm == nil {
+		results := e.fetchAll(ctx, e.jobs)
+		sortResults(results)
+		return results, false
+	}
+	list, listErr := e.listShared(ctx)
+
+	results := make([]result, 0, len(e.jobs))
+	static := make([]result, len(e.jobs))
+	// seen holds every ID reported, so a job both static and discovered,
+	// or listed twice by the API, gives one set of series.
+	seen := make(map[string]struct{}, len(e.jobs))
+	var discovered []string
+	if listErr == nil {
+		for _, j := range list.Jobs {
+			if i, ok := lm.staticIndex[j.ID]; ok {
+				if static[i].job == nil && static[i].err == nil {
+					static[i] = result{id: j.ID, job: j}
+				}
+				continue
+			}
+			if !lm.discovery.Enabled || !e.shard.Owns(j.ID) || !lm.discovery.Matches(j) {
+				continue
+			}
+			if _, dup := seen[j.ID]; dup {
+				continue
+			}
+			seen[j.ID] = struct{}{}
+			discovered = append(discovered, j.ID)
+			results = append(results, result{id: j.ID, job: j})
+		}
+		e.reportSkipped(list.Skipped, static, seen, &discovered, &results)
+		if lm.discovery.Enabled {
+			lm.mu.Lock()
+			lm.lastDiscovered = discovered
+			lm.mu.Unlock()
+		}
+	} else if lm.discovery.Enabled {
+		lm.mu.Lock()
+		known := lm.lastDiscovered
+		lm.mu.Unlock()
+		for _, id := range known {
+			if _, isStatic := lm.staticIndex[id]; !isStatic {
+				seen[id] = struct{}{}
+				results = append(results, result{id: id, err: listErr})
+			}
+		}
+	}
+
+	var perJob []string
+	for i, id := range e.jobs {
+		seen[id] = struct{}{}
+		switch {
+		case static[i].job != nil || static[i].err != nil:
+			results = append(results, static[i])
+		case listErr == nil && lm.authoritative:
+			err := &kubiya.Error{Class: kubiya.ClassNotFound, Err: errNotListed}
+			e.logFailure(id, err)
+			results = append(results, result{id: id, err: err})
+		case listErr != nil && lm.viaList:
+			results = append(results, result{id: id, err: listErr})
+		default:
+			// Not in a filtered list, or the list failed: one GET each,
+			// as without the list.
+			perJob = append(perJob, id)
+		}
+	}
+	results = append(results, e.fetchAll(ctx, perJob)...)
+	if listErr == nil && lm.discovery.Enabled {
+		e.schedules.retain(seen)
+	}
+	sortResults(results)
+	return results, answered(listErr)
+}
+
+// reportSkipped turns list elements that did not decode into
+// kubiya_job_up 0 (class bad_response) when their ID could be read and the
+// job is one this exporter reports, and logs them in one line.
+func (e *Exporter) reportSkipped(skipped []kubiya.SkippedJob, static []result, seen map[string]struct{}, discovered *[]string, results *[]result) {
+	if len(skipped) == 0 {
+		return
+	}
+	lm := e.list
+	for _, s := range skipped {
+		if s.ID == "" {
+			continue
+		}
+		err := &kubiya.Error{Class: kubiya.ClassBadResponse, Err: s.Err}
+		if i, ok := lm.staticIndex[s.ID]; ok {
+			if static[i].job == nil && static[i].err == nil {
+				static[i] = result{id: s.ID, err: err}
+			}
+			continue
+		}
+		if _, dup := seen[s.ID]; dup || !lm.discovery.Enabled || !e.shard.Owns(s.ID) {
+			continue
+		}
+		seen[s.ID] = struct{}{}
+		*discovered = append(*discovered, s.ID)
+		*results = append(*results, result{id: s.ID, err: err})
+	}
+	first := skipped[0]
+	level.Warn(e.logger).Log("msg", "job list elements that are not valid jobs were skipped",
+		"count", len(skipped), "first_index", first.Index, "first_job_id", labelValue(first.ID),
+		"class", kubiya.ClassBadResponse, "err", logErr(first.Err))
+}
+
+// listShared makes the list request, or joins one an overlapping scrape
+// already made, within the global concurrency bound.
+func (e *Exporter) listShared(ctx context.Context) (*kubiya.JobList, error) {
+	lm := e.list
+	resultCh := e.inflight.DoChan(listFlightKey, func() (any, error) {
+		reqCtx := context.WithoutCancel(ctx)
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			reqCtx, cancel = context.WithDeadline(reqCtx, deadline)
+			defer cancel()
+		}
+		if lm.lister == nil {
+			return nil, &kubiya.Error{Class: kubiya.ClassNetwork, Err: errors.New("the API client cannot list jobs")}
+		}
+		select {
+		case e.sem <- struct{}{}:
+			defer func() { <-e.sem }()
+		case <-reqCtx.Done():
+			err := &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded waiting for a request slot")}
+			e.logListFailure(err)
+			return nil, err
+		}
+		list, err := lm.lister.ListJobs(reqCtx, lm.request)
+		if err != nil {
+			e.logListFailure(err)
+			return nil, err
+		}
+		return list, nil
+	})
+	select {
+	case r := <-resultCh:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*kubiya.JobList), nil
+	case <-ctx.Done():
+		return nil, &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded")}
+	}
+}
+
+func (e *Exporter) logListFailure(err error) {
+	level.Warn(e.logger).Log("msg", "listing jobs failed; discovered jobs are reported down",
+		"class", kubiya.ClassOf(err), "err", logErr(err))
+}
+
+// retain drops the cached schedules of jobs no longer reported, so an
+// organization whose jobs come and go does not grow the cache forever.
+func (c *scheduleCache) retain(keep map[string]struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.jobs) <= len(keep) {
+		// Nothing to do often enough: the cache stays under twice the
+		// reported set, and pruning walks it only when it has grown.
+		return
+	}
+	for id := range c.jobs {
+		if _, ok := keep[id]; !ok {
+			delete(c.jobs, id)
+		}
+	}
+}

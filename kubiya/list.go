@@ -1,0 +1,292 @@
+package kubiya
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// DefaultMaxListBodyBytes caps a list response. The list has no pagination,
+// so its size grows with the organization: a JobResponse is 1–3 KiB, so
+// 256 MiB is room for roughly 100,000 jobs with large prompts. The body is
+// decoded as a stream, one element at a time, so the cap bounds bytes read
+// (and time spent), not memory held: memory grows with the number of jobs
+// kept, not with the size of the body.
+const DefaultMaxListBodyBytes = 256 << 20
+
+// ListFilter is what GET /api/v1/jobs can filter on server-side. The zero
+// value lists every job of the organization.
+type ListFilter struct {
+	Enabled     *bool  // ?enabled=true|false; nil: both
+	TriggerType string // ?trigger_type=cron|webhook|manual; "": all
+}
+
+// JobList is one list answer.
+type JobList struct {
+	// Jobs that decoded, in the API's order (newest first).
+	Jobs []*Job
+	// Skipped are elements that were well-formed JSON but not a valid job
+	// (wrong field types, an unparsable timestamp, no id, not an object).
+	// One bad element does not fail the list: the other jobs of the
+	// organization are still good data, and the caller reports the bad one
+	// (kubiya_job_up 0 when its ID is known).
+	Skipped []SkippedJob
+}
+
+// SkippedJob is a list element that did not decode. Err, like every error
+// of this package, holds no value from the body.
+type SkippedJob struct {
+	Index int    // position in the array
+	ID    string // the element's id when it could be read before the error, else ""
+	Err   error
+}
+
+// ListJobs fetches every job of the organization that matches f with one
+// GET /api/v1/jobs request, retried like GetJob. A body that is not a JSON
+// array, is truncated, has a syntax error or exceeds the cap fails the whole
+// list with ClassBadResponse: the exporter cannot tell which jobs are
+// missing then.
+func (c *Client) ListJobs(ctx context.Context, f ListFilter) (*JobList, error) {
+	var list *JobList
+	err := c.stream(ctx, EndpointListJobs, c.listURL(f), c.maxListBodyBytes(), func(r io.Reader) error {
+		var err error
+		list, err = decodeJobList(r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+func (c *Client) maxListBodyBytes() int64 {
+	if c.maxListBody > 0 {
+		return c.maxListBody
+	}
+	return DefaultMaxListBodyBytes
+}
+
+func (c *Client) listURL(f ListFilter) *url.URL {
+	u := *c.base
+	u.Path = c.base.Path + "/api/v1/jobs"
+	u.RawPath = c.base.EscapedPath() + "/api/v1/jobs"
+	q := url.Values{}
+	if f.Enabled != nil {
+		q.Set("enabled", strconv.FormatBool(*f.Enabled))
+	}
+	if f.TriggerType != "" {
+		q.Set("trigger_type", f.TriggerType)
+	}
+	u.RawQuery = q.Encode()
+	return &u
+}
+
+// stream GETs u like fetch (same retries, same classes) but hands the 2xx
+// body to decode as a reader capped at limit bytes instead of buffering it.
+// A decode error is ClassBadResponse; a read error keeps the transport's
+// class (timeout, network). The outcome of each attempt is observed once.
+func (c *Client) stream(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64, decode func(io.Reader) error) error {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := c.streamOnce(ctx, u, limit, decode)
+		c.observe(endpoint, err, start)
+		if err == nil {
+			return nil
+		}
+		var apiErr *Error
+		if attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
+			return err
+		}
+		delay := retryDelay
+		if apiErr.RetryAfter > 0 {
+			delay = apiErr.RetryAfter
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*delay {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (c *Client) streamOnce(ctx context.Context, u *url.URL, limit int64, decode func(io.Reader) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return &Error{Class: ClassNetwork, Err: err}
+	}
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return classifyTransport(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		return &Error{
+			Class:      classifyStatus(resp.StatusCode),
+			StatusCode: resp.StatusCode,
+			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		}
+	}
+	body := &capReader{r: resp.Body, left: limit}
+	if err := decode(body); err != nil {
+		switch {
+		case body.readErr != nil && !errors.Is(body.readErr, errBodyCap):
+			// The connection failed mid-body: that is the transport's
+			// class, not a bad answer.
+			e := classifyTransport(ctx, body.readErr)
+			e.StatusCode = resp.StatusCode
+			return e
+		case errors.Is(body.readErr, errBodyCap):
+			return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
+				Err: fmt.Errorf("body larger than the %d-byte cap", limit)}
+		default:
+			return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode, Err: err}
+		}
+	}
+	return nil
+}
+
+var errBodyCap = errors.New("body cap reached")
+
+// capReader reads at most left bytes and fails past them, remembering the
+// first read error so the caller can tell a cut body from bad JSON.
+type capReader struct {
+	r       io.Reader
+	left    int64
+	readErr error
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if c.left <= 0 {
+		// Probe one byte: a body of exactly the cap is fine.
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			c.readErr = errBodyCap
+			return 0, c.readErr
+		}
+		if err != nil && err != io.EOF {
+			c.readErr = err
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if err != nil && err != io.EOF {
+		c.readErr = err
+	}
+	return n, err
+}
+
+// countingReader counts bytes so decode errors can say where they are
+// without quoting the body.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// decodeJobList reads a bare JSON array of JobResponse element by element,
+// so no more than one element is ever buffered (plus the decoder's read
+// buffer), whatever the size of the organization.
+func decodeJobList(r io.Reader) (*JobList, error) {
+	cr := &countingReader{r: r}
+	dec := json.NewDecoder(cr)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, listSyntaxError(err, cr.n)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("not a JSON array (starts with %s)", tokenKind(tok))
+	}
+	list := &JobList{}
+	for i := 0; dec.More(); i++ {
+		j := new(Job)
+		if err := dec.Decode(j); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			var timeErr *TimeError
+			if !errors.As(err, &typeErr) && !errors.As(err, &timeErr) {
+				// Syntax, truncation or a read error: the stream itself is
+				// broken and nothing after this point can be trusted, so the
+				// whole list fails.
+				return nil, fmt.Errorf("element %d: %w", i, listSyntaxError(err, cr.n))
+			}
+			// A wrong type or an unparsable timestamp: the decoder has read
+			// the whole element before decoding it, so the next one starts
+			// cleanly. The API writes id first, so the ID is usually known.
+			list.Skipped = append(list.Skipped, SkippedJob{Index: i, ID: j.ID, Err: describeJSONError(err, 0)})
+			continue
+		}
+		if j.ID == "" {
+			list.Skipped = append(list.Skipped, SkippedJob{Index: i, Err: errNotAJob})
+			continue
+		}
+		list.Jobs = append(list.Jobs, j)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, listSyntaxError(err, cr.n)
+	}
+	// Anything after the array but whitespace is a broken answer.
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return nil, errors.New("data after the JSON array")
+		}
+		return nil, listSyntaxError(err, cr.n)
+	}
+	return list, nil
+}
+
+func listSyntaxError(err error, read int64) error {
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("truncated JSON")
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("invalid JSON near byte %d", syntaxErr.Offset)
+	case errors.Is(err, errBodyCap):
+		return err
+	default:
+		// A read error; the caller classifies it from capReader.
+		return fmt.Errorf("reading the body after %d bytes: %w", read, err)
+	}
+}
+
+// tokenKind names a JSON token's kind, never its value.
+func tokenKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return "'" + v.String() + "'"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	default:
+		return "an unknown token"
+	}
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kubiya/kubiya_exporter/collector"
+	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/simulator"
+)
+
+// newListHandler serves /metrics in list mode against an in-process
+// simulator with n generated jobs.
+func newListHandler(tb testing.TB, n int, shard collector.Shard) (http.Handler, *simulator.Server) {
+	return newListHandlerShared(tb, n, shard, nil)
+}
+
+func newListHandlerShared(tb testing.TB, n int, shard collector.Shard, sim *simulator.Server) (http.Handler, *simulator.Server) {
+	tb.Helper()
+	if sim == nil {
+		sim = simulator.New(simulator.Options{APIKey: "k", Jobs: simulator.GenerateJobs(n, 1)})
+	}
+	srv := httptest.NewServer(sim)
+	tb.Cleanup(srv.Close)
+	cfg, err := config.Parse([]byte("control_plane:\n  url: "+srv.URL+"\n  timeout: 60s\ndiscovery:\n  enabled: true\n"),
+		func(k string) string {
+			if k == config.EnvAPIKey {
+				return "k"
+			}
+			return ""
+		})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	global := prometheus.NewRegistry()
+	target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(global), shard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var current atomic.Pointer[scrapeTarget]
+	current.Store(target)
+	return metricsHandler(global, &current, 0, log.NewNopLogger()), sim
+}
+
+func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if gzip {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("scrape: HTTP %d: %s", rec.Code, rec.Body.String())
+	}
+	return rec
+}
+
+// BenchmarkScrapeList is one whole list-mode scrape of 1000 jobs through
+// the /metrics handler (list request on loopback, stream decode, series,
+// registry, text, gzip), as Prometheus asks for it; ns/op and cpu-ns/job
+// are per job.
+func BenchmarkScrapeList(b *testing.B) {
+	const n = 1000
+	h, _ := newListHandler(b, n, collector.Shard{})
+	serveScrape(b, h, true)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for done := 0; done < b.N; done += n {
+		serveScrape(b, h, true)
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/job")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestShardFlagsValidated(t *testing.T) {
+	for _, args := range [][]string{
+		{"--shard=2", "--total-shards=2"},
+		{"--shard=-1", "--total-shards=2"},
+		{"--shard=0", "--total-shards=0"},
+		{"--shard=1"},
+	} {
+		if code := run(append(args, "--config.file=/nonexistent"), func(string) string { return "" }); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for header, want := range map[string]bool{
+		"gzip": true, "": false, "identity": false, "deflate, gzip;q=1.0, *;q=0.5": true,
+		"GZIP": true, "gzip;q=0": false, "gzip; q=0.000": false, "br, zstd": false,
+	} {
+		if got := acceptsGzip(header); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+// TestScrapeGathererMatchesGatherers: merging the two registries' answers
+// gives what prometheus.Gatherers gives, with and without a shared name.
+func TestScrapeGathererMatchesGatherers(t *testing.T) {
+	fam := func(name string, vals ...float64) *dto.MetricFamily {
+		mf := &dto.MetricFamily{Name: proto.String(name), Help: proto.String("h"), Type: dto.MetricType_GAUGE.Enum()}
+		for i, v := range vals {
+			mf.Metric = append(mf.Metric, &dto.Metric{
+				Label: []*dto.LabelPair{{Name: proto.String("i"), Value: proto.String(strconv.Itoa(i))}},
+				Gauge: &dto.Gauge{Value: proto.Float64(v)}})
+		}
+		return mf
+	}
+	tests := []struct {
+		name         string
+		scrape, glob []*dto.MetricFamily
+	}{
+		{"disjoint", []*dto.MetricFamily{fam("a", 1), fam("kubiya_up", 1), fam("z", 2)},
+			[]*dto.MetricFamily{fam("go_goroutines", 3), fam("kubiya_exporter_x", 4, 5)}},
+		{"shared name", []*dto.MetricFamily{fam("a", 1), fam("b", 1)}, []*dto.MetricFamily{fam("b", 2, 3)}},
+		{"empty scrape", nil, []*dto.MetricFamily{fam("b", 2)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g1 := gathered(tt.scrape, nil)
+			g2 := gathered(tt.glob, nil)
+			want, wantErr := prometheus.Gatherers{g1, g2}.Gather()
+			got, err := scrapeGatherer{g1, g2}.Gather()
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("err = %v, Gatherers says %v", err, wantErr)
+			}
+			if text(t, got) != text(t, want) {
+				t.Errorf("got\n%s\nwant\n%s", text(t, got), text(t, want))
+			}
+		})
+	}
+}
+
+func text(t *testing.T, mfs []*dto.MetricFamily) string {
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// TestMetricsHandlerGzip: the gzipped answer is the plain one compressed,
+// with the headers a client needs.
+func TestMetricsHandlerGzip(t *testing.T) {
+	h, _ := newListHandler(t, 60, collector.Shard{})
+	plain := serveScrape(t, h, false)
+	zipped := serveScrape(t, h, true)
+	if ce := plain.Header().Get("Content-Encoding"); ce != "" {
+		t.Errorf("plain answer has Content-Encoding %q", ce)
+	}
+	if ce := zipped.Header().Get("Content-Encoding"); ce != "gzip" {
+		t.Fatalf("Content-Encoding = %q, want gzip", ce)
+	}
+	if v := zipped.Header().Values("Vary"); !slices.Contains(v, "Accept-Encoding") {
+		t.Errorf("Vary = %v, want Accept-Encoding", v)
+	}
+	zr, err := gzip.NewReader(zipped.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobLines := func(s string) []string {
+		var out []string
+		for line := range strings.Lines(s) {
+			if strings.HasPrefix(line, "kubiya_job_") {
+				out = append(out, line)
+			}
+		}
+		return out
+	}
+	a, b := jobLines(plain.Body.String()), jobLines(string(unzipped))
+	if len(a) < 60*10 || !slices.Equal(a, b) {
+		t.Errorf("gzipped and plain answers differ (%d and %d job lines)", len(a), len(b))
+	}
+}
+
+// TestShardedReplicasCoverEveryJob runs the whole handler for each of
+// three shards against one simulator: every job once.
+func TestShardedReplicasCoverEveryJob(t *testing.T) {
+	const n, total = 90, 3
+	seen := map[string]int{}
+	var sim *simulator.Server
+	for shard := range total {
+		var h http.Handler
+		h, sim = newListHandlerShared(t, n, collector.Shard{Index: shard, Total: total}, sim)
+		for line := range strings.Lines(serveScrape(t, h, false).Body.String()) {
+			if id, ok := strings.CutPrefix(line, `kubiya_job_up{job_id="`); ok {
+				id, _, _ = strings.Cut(id, `"`)
+				seen[id]++
+			}
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d jobs reported, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s reported by %d shards", id, c)
+		}
+	}
+}
