@@ -226,8 +226,10 @@ func withFault(f simulator.Fault) func(env *faultEnv) {
 // names the job and the class, nothing secret or bulky reaches the output or
 // the logs, and every label value is bounded valid UTF-8.
 func TestFaultMatrix(t *testing.T) {
-	const deadline = 3 * time.Second
-	const margin = 2 * time.Second // generous: this checks correctness, not speed
+	// Long enough that a 1 s Retry-After fits twice even on a loaded
+	// machine; the hanging cases take all of it.
+	const deadline = 5 * time.Second
+	const margin = 3 * time.Second // generous: this checks correctness, not speed
 	unauthorized := `{"detail":{"error":"Unauthorized","message":"Invalid or expired authentication token ` + faultCanary + `","hint":"x"}}`
 	htmlWithCanary := func(code int) simulator.Fault {
 		f := simulator.FaultHTML(code)
@@ -436,7 +438,7 @@ func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
 // request and no log line, and the job stays up; a Retry-After longer than
 // the scrape's deadline is not waited for.
 func TestRetryAtCollectorLevel(t *testing.T) {
-	const deadline = 5 * time.Second
+	const deadline = 10 * time.Second
 	tests := []struct {
 		name      string
 		fault     simulator.Fault
