@@ -66,6 +66,13 @@ LOAD_DURATION ?= 30s
 load:
 	KUBIYA_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -count=1 -v -run '^TestLoadAndLeaks$$' ./collector
 
+# End-to-end test with the real simulator, exporter, Prometheus and
+# Alertmanager (Debian's prometheus and prometheus-alertmanager packages),
+# 2 to 3 minutes; see docs/e2e.md. `make test` runs it too.
+.PHONY: e2e
+e2e:
+	$(GO) test -count=1 -v ./e2e/
+
 # Benchmarks (BENCHMARKS.md): go test -bench for decode and collect per job,
 # then the load harness: the real exporter against the real simulator on
 # 127.0.0.1, N = 100, 1000, 10000 jobs, 50 ms API latency, per-job and list
