@@ -245,13 +245,16 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		reg.MustRegister(target.exporter.Scrape(ctx))
 		// The scrape's registry first: its API requests then show in this
 		// answer's kubiya_exporter_api_requests_total, not the next one's.
-		// scrapeGatherer and gzipWriters (gather.go) do what
-		// prometheus.Gatherers and promhttp's gzip do, for a fraction of the
-		// CPU on large scrapes.
-		gzipWriters.serve(w, r, promhttp.HandlerFor(scrapeGatherer{reg, global}, promhttp.HandlerOpts{
+		// scrapeGatherer and gzipWriters (gather.go) and serveMetrics
+		// (textfmt.go) do what prometheus.Gatherers and promhttp do, for a
+		// fraction of the CPU on large scrapes.
+		opts := promhttp.HandlerOpts{
 			ErrorLog:           errorLog,
 			ErrorHandling:      promhttp.ContinueOnError,
 			DisableCompression: true,
+		}
+		gzipWriters.serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			serveMetrics(w, r, scrapeGatherer{reg, global}, opts) // textfmt.go
 		}))
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,7 +76,10 @@ func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRec
 // registry, text, gzip), as Prometheus asks for it; ns/op and cpu-ns/job
 // are per job.
 func BenchmarkScrapeList(b *testing.B) {
-	const n = 1000
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("KUBIYA_BENCH_JOBS")); err == nil && v > 0 {
+		n = v // KUBIYA_BENCH_JOBS=10000 for a profile of the large case
+	}
 	h, _ := newListHandler(b, n, collector.Shard{})
 	serveScrape(b, h, true)
 	b.ReportAllocs()
