@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -315,17 +314,4 @@ func emitExecutions(ch chan<- prometheus.Metric, id string, j *kubiya.Job, s *ex
 	if !s.lastFailure.IsZero() {
 		gauge(execLastFailureDesc, timestampSeconds(s.lastFailure))
 	}
-}
-
-// truncateUTF8 makes s valid UTF-8 of at most n bytes (plus "…" when cut).
-func truncateUTF8(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

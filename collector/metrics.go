@@ -73,17 +73,33 @@ var allDescs = []*prometheus.Desc{
 // labelValue makes an API string safe as a label value: valid UTF-8 and at
 // most MaxLabelValueLen bytes, cut on a rune boundary.
 func labelValue(s string) string {
+	s, _ = cutUTF8(s, MaxLabelValueLen)
+	return s
+}
+
+// cutUTF8 returns s as valid UTF-8 (invalid bytes become U+FFFD) of at most
+// n bytes, cut on a rune boundary, and whether it was cut.
+func cutUTF8(s string, n int) (string, bool) {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if len(s) <= MaxLabelValueLen {
-		return s
+	if len(s) <= n {
+		return s, false
 	}
-	cut := MaxLabelValueLen
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut]
+	return s[:cut], true
+}
+
+// truncateUTF8 is cutUTF8 with "…" marking a cut, for log text.
+func truncateUTF8(s string, n int) string {
+	s, cut := cutUTF8(s, n)
+	if cut {
+		s += "…"
+	}
+	return s
 }
 
 func timestampSeconds(t time.Time) float64 {
