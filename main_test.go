@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,15 +22,51 @@ import (
 
 const testKey = "test-key-CANARY-APIKEY"
 
+// builtBinary is the exporter built for this test run: built on first use,
+// shared by the tests that run it, removed by TestMain.
+var builtBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBinary.dir != "" {
+		_ = os.RemoveAll(builtBinary.dir)
+	}
+	os.Exit(code)
+}
+
 // buildBinary builds the exporter once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "kubiya_exporter")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	builtBinary.once.Do(func() {
+		builtBinary.dir, builtBinary.err = os.MkdirTemp("", "kubiya_exporter-test-")
+		if builtBinary.err != nil {
+			return
+		}
+		builtBinary.path = filepath.Join(builtBinary.dir, "kubiya_exporter")
+		if out, err := exec.Command("go", "build", "-o", builtBinary.path, ".").CombinedOutput(); err != nil {
+			builtBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtBinary.err != nil {
+		t.Fatal(builtBinary.err)
 	}
-	return bin
+	return builtBinary.path
+}
+
+// newSimulatorAPI serves a simulator of the default jobs, accepting testKey.
+func newSimulatorAPI(t *testing.T) (*simulator.Server, *httptest.Server) {
+	t.Helper()
+	sim := simulator.New(simulator.Options{APIKey: testKey, Seed: 1})
+	api := httptest.NewServer(sim)
+	t.Cleanup(func() {
+		sim.Close()
+		api.Close()
+	})
+	return sim, api
 }
 
 func freeAddr(t *testing.T) string {
@@ -142,9 +179,7 @@ func TestBinary(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	sim := simulator.New(simulator.Options{APIKey: testKey, Seed: 1})
-	api := httptest.NewServer(sim)
-	defer api.Close()
+	sim, api := newSimulatorAPI(t)
 	ids := sim.JobIDs()
 
 	cfgPath := filepath.Join(t.TempDir(), "kubiya.yml")

@@ -382,9 +382,7 @@ func TestBinaryWarnsOnReadableCredentialsFile(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	sim := simulator.New(simulator.Options{APIKey: testKey, Seed: 1})
-	api := httptest.NewServer(sim)
-	defer api.Close()
+	sim, api := newSimulatorAPI(t)
 	ids := sim.JobIDs()
 	for _, tt := range []struct {
 		mode os.FileMode
@@ -468,9 +466,7 @@ func TestBinaryWebConfigTLSAndBasicAuth(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	sim := simulator.New(simulator.Options{APIKey: testKey, Seed: 1})
-	api := httptest.NewServer(sim)
-	defer api.Close()
+	sim, api := newSimulatorAPI(t)
 	ids := sim.JobIDs()
 
 	dir := t.TempDir()
