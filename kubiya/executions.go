@@ -79,7 +79,7 @@ func DecodeExecutions(body []byte) (*Executions, error) {
 		return nil, errors.New("empty body")
 	}
 	if body[0] != '{' {
-		return nil, fmt.Errorf("not a JSON object (starts with %q)", body[0])
+		return nil, notAnObject(body[0])
 	}
 	var raw struct {
 		JobID      string          `json:"job_id"`

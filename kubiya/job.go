@@ -54,7 +54,7 @@ func DecodeJob(body []byte) (*Job, error) {
 		return nil, errors.New("empty body")
 	}
 	if body[0] != '{' {
-		return nil, fmt.Errorf("not a JSON object (starts with %q)", body[0])
+		return nil, notAnObject(body[0])
 	}
 	var j Job
 	if err := json.Unmarshal(body, &j); err != nil {
@@ -64,6 +64,27 @@ func DecodeJob(body []byte) (*Job, error) {
 		return nil, errNotAJob
 	}
 	return &j, nil
+}
+
+// notAnObject names what a body that should be a JSON object looks like
+// instead, by its first byte, without quoting any of it.
+func notAnObject(first byte) error {
+	kind := "not JSON"
+	switch {
+	case first == '[':
+		kind = "a JSON array"
+	case first == '"':
+		kind = "a JSON string"
+	case first == '-' || first >= '0' && first <= '9':
+		kind = "a JSON number"
+	case first == 't' || first == 'f':
+		kind = "a JSON boolean"
+	case first == 'n':
+		kind = "JSON null"
+	case first == '<':
+		kind = "HTML or XML"
+	}
+	return fmt.Errorf("not a JSON object: %s", kind)
 }
 
 // describeJSONError keeps only the shape of a decode error: json's messages
