@@ -178,13 +178,7 @@ func TestCollectAndLint(t *testing.T) {
 // TestSecretsNeverInOutput: the fixtures hold CANARY strings in every field
 // the API notes list as secret; none may reach a series or a log line.
 func TestSecretsNeverInOutput(t *testing.T) {
-	var logs strings.Builder
-	var mu sync.Mutex
-	logger := log.LoggerFunc(func(kv ...any) error {
-		mu.Lock()
-		defer mu.Unlock()
-		return log.NewLogfmtLogger(&logs).Log(kv...)
-	})
+	logger := &lineLogger{}
 	e, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, logger)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
@@ -192,7 +186,7 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	if !strings.Contains(out, "nightly-report") {
 		t.Fatalf("scrape has no jobs:\n%s", out)
 	}
-	for _, text := range []string{out, logs.String()} {
+	for _, text := range append(logger.Lines(), out) {
 		if strings.Contains(text, "CANARY") {
 			t.Errorf("secret canary leaked:\n%s", text)
 		}

@@ -227,20 +227,12 @@ func TestExecutionsLint(t *testing.T) {
 // secret a run printed), trigger_metadata and the error bodies never reach a
 // series; error_message is logged at debug level only, cut to 200 bytes.
 func TestExecutionsErrorMessageOnlyInDebugLogs(t *testing.T) {
-	var mu sync.Mutex
-	var lines []string
-	logger := log.LoggerFunc(func(kv ...any) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var b strings.Builder
-		_ = log.NewLogfmtLogger(&b).Log(kv...)
-		lines = append(lines, b.String())
-		return nil
-	})
+	logger := &lineLogger{}
 	e, _ := newExecExporter(t, newExecAPI(execFixtures), fixtureIDs(), 20, logger, nil)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
 	out := gatherText(t, c)
+	lines := logger.Lines()
 	for _, leak := range []string{execCanary, "boom", "Agent failed", "error_message", "trigger_metadata", "triggered_by"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("%q in the metrics", leak)
@@ -270,7 +262,7 @@ func TestExecutionsErrorMessageOnlyInDebugLogs(t *testing.T) {
 	defer cancel2()
 	before := len(lines)
 	gatherText(t, c2)
-	for _, l := range lines[before:] {
+	for _, l := range logger.Lines()[before:] {
 		if strings.Contains(l, "job execution failed") {
 			t.Errorf("the same failure logged twice: %s", l)
 		}

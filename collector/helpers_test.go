@@ -2,8 +2,12 @@ package collector
 
 import (
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/go-kit/log"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -30,4 +34,27 @@ func gatherText(t testing.TB, c prometheus.Collector) string {
 		}
 	}
 	return b.String()
+}
+
+// lineLogger keeps every log line (logfmt), for tests that count or search
+// them; safe for concurrent use.
+type lineLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *lineLogger) Log(kv ...any) error {
+	var b strings.Builder
+	_ = log.NewLogfmtLogger(&b).Log(kv...)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, b.String())
+	return nil
+}
+
+// Lines returns the lines logged so far.
+func (l *lineLogger) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }

@@ -2,11 +2,9 @@ package collector
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -221,16 +219,7 @@ func TestScheduleCacheRecomputesOnlyWhenNextPasses(t *testing.T) {
 // TestInvalidScheduleLoggedOncePerChange drives emitJob as scrapes do and
 // counts the warnings.
 func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
-	var mu sync.Mutex
-	var lines []string
-	logger := log.LoggerFunc(func(kv ...any) error {
-		mu.Lock()
-		defer mu.Unlock()
-		var b strings.Builder
-		_ = log.NewLogfmtLogger(&b).Log(kv...)
-		lines = append(lines, b.String())
-		return nil
-	})
+	logger := &lineLogger{}
 	e := New(nil, logger, Options{Jobs: []string{"job_x"}, Now: func() time.Time { return fixedNow }})
 	scrape := func(expr, tz string) (valid float64, series int) {
 		job := &kubiya.Job{ID: "job_x", Name: "x", TriggerType: "cron", CronSchedule: expr, CronTimezone: tz}
@@ -251,10 +240,8 @@ func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 		return valid, series
 	}
 	warnings := func() int {
-		mu.Lock()
-		defer mu.Unlock()
 		n := 0
-		for _, l := range lines {
+		for _, l := range logger.Lines() {
 			if strings.Contains(l, "cron schedule does not parse") {
 				n++
 			}
@@ -287,7 +274,7 @@ func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 			t.Errorf("%s: %d warnings logged so far, want %d", s.whatIsChecked, got, s.wantWarnings)
 		}
 	}
-	for _, l := range lines {
+	for _, l := range logger.Lines() {
 		if !strings.Contains(l, "level=warn") || !strings.Contains(l, "job_id=job_x") {
 			t.Errorf("warning lacks level or job_id: %s", l)
 		}
