@@ -31,7 +31,9 @@ func FuzzDecodeJob(f *testing.F) {
 			if len(msg) > maxDecodeErrLen || !utf8.ValidString(msg) {
 				t.Fatalf("error text of %d bytes (valid UTF-8 %v): %.300q", len(msg), utf8.ValidString(msg), msg)
 			}
-			if len(body) >= 16 && bytes.Contains([]byte(msg), bytes.TrimSpace(body)) {
+			// A long body must not reappear in the error; a short one (a
+			// padded "JSON") may match its words by chance.
+			if trimmed := bytes.TrimSpace(body); len(trimmed) >= 16 && bytes.Contains([]byte(msg), trimmed) {
 				t.Fatalf("error quotes the body: %q", msg)
 			}
 			return
