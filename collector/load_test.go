@@ -212,7 +212,10 @@ func TestLoadAndLeaks(t *testing.T) {
 	}
 	// Coalesced: about one request per job per window (slack for scrapes
 	// that drift out of step), and far fewer than one per job per scrape.
-	if perJobPerWindow > 3 {
+	// The window count is elapsed time over the mean scrape, which means
+	// little when the run lasts only a few scrapes (the short version in
+	// make test, on a loaded machine): there only the fraction is checked.
+	if duration >= 20*time.Second && perJobPerWindow > 3 {
 		t.Errorf("%.2f API requests per job per scrape window, want about 1 (at most 3)", perJobPerWindow)
 	}
 	if fraction > 0.25 {
