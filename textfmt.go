@@ -2,10 +2,8 @@ package main
 
 import (
 	"io"
-	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +11,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/kubiya/kubiya_exporter/collector"
+	"github.com/kubiya/kubiya_exporter/internal/textenc"
 )
 
 // The text exposition of a large scrape. expfmt.MetricFamilyToText writes
@@ -33,12 +34,20 @@ func serveMetrics(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer,
 		promhttp.HandlerFor(g, opts).ServeHTTP(w, r)
 		return
 	}
-	mfs, err := g.Gather()
+	var fams []collector.TextFamily
+	var err error
+	if tg, ok := g.(textGatherer); ok {
+		fams, err = tg.GatherText()
+	} else {
+		var mfs []*dto.MetricFamily
+		mfs, err = g.Gather()
+		fams = wrapFamilies(mfs)
+	}
 	if err != nil {
 		if opts.ErrorLog != nil {
 			opts.ErrorLog.Println("error gathering metrics:", err)
 		}
-		if len(mfs) == 0 {
+		if len(fams) == 0 {
 			w.Header().Del("Content-Encoding")
 			http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
 			return
@@ -46,7 +55,7 @@ func serveMetrics(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer,
 	}
 	w.Header().Add("Vary", "Accept")
 	w.Header().Set("Content-Type", string(format))
-	if err := writeText(w, mfs, format); err != nil && opts.ErrorLog != nil {
+	if err := writeText(w, fams, format); err != nil && opts.ErrorLog != nil {
 		opts.ErrorLog.Println("error encoding and sending metric family:", err)
 	}
 }
@@ -56,7 +65,7 @@ func serveMetrics(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer,
 // promhttp does with ContinueOnError. The text goes out in chunks of about
 // flushAt bytes, never a whole family at once: at 10,000 jobs one family
 // is megabytes of text.
-func writeText(w io.Writer, mfs []*dto.MetricFamily, format expfmt.Format) error {
+func writeText(w io.Writer, fams []collector.TextFamily, format expfmt.Format) error {
 	bufp := textBufs.Get().(*[]byte)
 	defer textBufs.Put(bufp)
 	buf := (*bufp)[:0]
@@ -69,15 +78,23 @@ func writeText(w io.Writer, mfs []*dto.MetricFamily, format expfmt.Format) error
 	}
 	enc := expfmt.NewEncoder(w, format)
 	var firstErr error
-	for _, mf := range mfs {
+	for _, f := range fams {
+		// The scrape's job series write themselves (collector/textfmt.go).
+		next, ok, err := f.AppendText(buf, flushAt, flush)
+		buf = next
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			continue
+		}
+		mf := f.MetricFamily()
 		if textFamilyOK(mf) {
-			var err error
 			if buf, err = appendTextFamily(buf, mf, flush); err != nil {
 				return err
 			}
 			continue
 		}
-		var err error
 		if buf, err = flush(buf); err != nil {
 			return err
 		}
@@ -161,7 +178,7 @@ func appendTextFamily(buf []byte, mf *dto.MetricFamily, flush func([]byte) ([]by
 		buf = append(buf, "# HELP "...)
 		buf = append(buf, name...)
 		buf = append(buf, ' ')
-		buf = appendEscaped(buf, mf.GetHelp(), false)
+		buf = textenc.AppendEscaped(buf, mf.GetHelp(), false)
 		buf = append(buf, '\n')
 	}
 	buf = append(buf, "# TYPE "...)
@@ -187,14 +204,14 @@ func appendTextFamily(buf []byte, mf *dto.MetricFamily, flush func([]byte) ([]by
 			}
 			buf = append(buf, lp.GetName()...)
 			buf = append(buf, '=', '"')
-			buf = appendEscaped(buf, lp.GetValue(), true)
+			buf = textenc.AppendEscaped(buf, lp.GetValue(), true)
 			buf = append(buf, '"')
 		}
 		if len(m.Label) > 0 {
 			buf = append(buf, '}')
 		}
 		buf = append(buf, ' ')
-		buf = appendFloat(buf, v)
+		buf = textenc.AppendFloat(buf, v)
 		if m.TimestampMs != nil {
 			buf = append(buf, ' ')
 			buf = strconv.AppendInt(buf, m.GetTimestampMs(), 10)
@@ -208,59 +225,4 @@ func appendTextFamily(buf []byte, mf *dto.MetricFamily, flush func([]byte) ([]by
 		}
 	}
 	return buf, nil
-}
-
-// appendEscaped escapes like expfmt: backslash and newline, and the double
-// quote inside label values.
-func appendEscaped(buf []byte, s string, quote bool) []byte {
-	clean := true
-	if quote {
-		// One table load per byte: this runs on every label value.
-		for i := 0; i < len(s); i++ {
-			if escapedInLabel[s[i]] {
-				clean = false
-				break
-			}
-		}
-	} else {
-		clean = !strings.ContainsAny(s, "\\\n")
-	}
-	if clean {
-		return append(buf, s...)
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '\\':
-			buf = append(buf, '\\', '\\')
-		case c == '\n':
-			buf = append(buf, '\\', 'n')
-		case c == '"' && quote:
-			buf = append(buf, '\\', '"')
-		default:
-			buf = append(buf, c)
-		}
-	}
-	return buf
-}
-
-// escapedInLabel marks the bytes appendEscaped escapes in a label value.
-var escapedInLabel = [256]bool{'\\': true, '\n': true, '"': true}
-
-// appendFloat formats like expfmt's writeFloat.
-func appendFloat(buf []byte, f float64) []byte {
-	switch {
-	case f == 1:
-		return append(buf, '1')
-	case f == 0:
-		return append(buf, '0')
-	case f == -1:
-		return append(buf, "-1"...)
-	case math.IsNaN(f):
-		return append(buf, "NaN"...)
-	case math.IsInf(f, +1):
-		return append(buf, "+Inf"...)
-	case math.IsInf(f, -1):
-		return append(buf, "-Inf"...)
-	}
-	return strconv.AppendFloat(buf, f, 'g', -1, 64)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/kubiya/kubiya_exporter/kubiya"
 )
 
 // collectAll runs one Collect of c.
@@ -52,6 +54,35 @@ func sameAsRegistry(t *testing.T, c prometheus.Collector, ms []prometheus.Metric
 	if g != w {
 		t.Errorf("ScrapeRegistry answer differs from prometheus.Registry's:\n%s\nwant\n%s", g, w)
 	}
+	// GatherText writes the same bytes, in chunks.
+	tfs, err := NewScrapeRegistry(replay{c: c, metrics: ms}).GatherText()
+	if (err == nil) != (wantErr == nil) {
+		t.Errorf("GatherText error %v, prometheus.Registry says %v", err, wantErr)
+	}
+	var b strings.Builder
+	var buf []byte
+	flushes := 0
+	flush := func(p []byte) ([]byte, error) {
+		flushes++
+		b.Write(p)
+		return p[:0], nil
+	}
+	for _, tf := range tfs {
+		var ok bool
+		if buf, ok, err = tf.AppendText(buf, 512, flush); err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			buf, _ = flush(buf)
+			if _, err := expfmt.MetricFamilyToText(&b, tf.MetricFamily()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flush(buf)
+	if b.String() != w {
+		t.Errorf("GatherText answer differs from prometheus.Registry's:\n%s\nwant\n%s", b.String(), w)
+	}
 	return g
 }
 
@@ -59,7 +90,17 @@ func TestScrapeRegistryMatchesRegistry(t *testing.T) {
 	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
 	execs, _ := newExecExporter(t, newExecAPI(execFixtures), fixtureIDs(), 20, nil, nil)
 	list := newDiscoveryExporter(simulatorJobs(t, 300))
-	for name, e := range map[string]*Exporter{"golden": golden, "executions": execs, "discovery": list} {
+	// Values that need escaping, that labelValue changes, and jobs whose
+	// per-job labels tie until job_id.
+	long := strings.Repeat("x", MaxLabelValueLen+10)
+	odd := newDiscoveryExporter(&kubiya.JobList{Jobs: []*kubiya.Job{
+		{ID: "b", Name: "quote\"back\\slash\nnewline", EntityID: "e", Status: "weird\"", TriggerType: "cron", CronSchedule: "*/5 * * * *"},
+		{ID: "a", Name: "bad utf8 \xff", EntityID: "e", Status: "active", CronTimezone: "x\ny"},
+		{ID: long + "1", Name: "n", EntityName: long + "2", Status: "paused"},
+		{ID: long + "0", Name: "n", EntityName: long + "1", Status: "paused"},
+		{ID: "c", Name: "same"}, {ID: "d", Name: "same"},
+	}})
+	for name, e := range map[string]*Exporter{"golden": golden, "executions": execs, "discovery": list, "odd": odd} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -117,6 +117,18 @@ type series struct {
 	labels  []*dto.LabelPair // sorted by name; shared, never written
 	gauge   *dto.Gauge       // exactly one of gauge and counter is set
 	counter *dto.Counter
+	// job is the series' job (nil for emitJobDown's); prefixed says the
+	// first numJobLabels labels are job.jobLabels, so the scrape registry
+	// can compare and write them per job instead of per label (gather.go).
+	job      *jobSeries
+	prefixed bool
+}
+
+func (s *series) value() float64 {
+	if s.counter != nil {
+		return s.counter.GetValue()
+	}
+	return s.gauge.GetValue()
 }
 
 func (s *series) Desc() *prometheus.Desc { return s.desc }
@@ -139,6 +151,11 @@ type jobSeries struct {
 	floats       [maxJobSeries]float64
 	n, nStatus   int
 	nCounters    int
+	// seq is the job's place in its scrape's emission order; jobText its
+	// per-job labels as exposition text (entity_id="…",…,job_name="…"),
+	// written once for the job's 15 or so series.
+	seq     int
+	jobText []byte
 }
 
 // downSeries is kubiya_job_up 0 for a job that was not fetched.
@@ -162,8 +179,8 @@ func emitJobDown(ch chan<- prometheus.Metric, id string) {
 	ch <- &d.series
 }
 
-func newJobSeries(id string, j *kubiya.Job) *jobSeries {
-	js := &jobSeries{}
+func newJobSeries(seq int, id string, j *kubiya.Job) *jobSeries {
+	js := &jobSeries{seq: seq}
 	js.values = [numJobValues]string{
 		vEntityID: labelValue(j.EntityID), vEntityName: labelValue(j.EntityName),
 		vEntityType: labelValue(j.EntityType), vJobID: labelValue(id), vJobName: labelValue(j.Name),
@@ -182,6 +199,7 @@ func newJobSeries(id string, j *kubiya.Job) *jobSeries {
 	for i, v := range infoLabelOrder {
 		js.infoLabels[i] = &js.pairs[v]
 	}
+	js.jobText = appendLabelText(make([]byte, 0, jobTextSize(js.values[:numJobLabels])), js.jobLabels[:])
 	return js
 }
 
@@ -190,7 +208,8 @@ func (js *jobSeries) add(d *prometheus.Desc, labels []*dto.LabelPair, v float64,
 	js.n++
 	js.floats[i] = v
 	s := &js.series[i]
-	s.desc, s.labels = d, labels
+	s.desc, s.labels, s.job = d, labels, js
+	s.prefixed = len(labels) >= numJobLabels && [numJobLabels]*dto.LabelPair(labels) == js.jobLabels
 	if counter {
 		c := &js.counters[js.nCounters]
 		js.nCounters++
@@ -223,8 +242,9 @@ func (js *jobSeries) statusLabelsWith(pair *dto.LabelPair) []*dto.LabelPair {
 }
 
 // emitJob writes every series of one fetched job, kubiya_job_up 1 included.
-func (e *Exporter) emitJob(ch chan<- prometheus.Metric, id string, j *kubiya.Job, now time.Time) {
-	js := newJobSeries(id, j)
+// seq is the job's place in this scrape's order.
+func (e *Exporter) emitJob(ch chan<- prometheus.Metric, seq int, id string, j *kubiya.Job, now time.Time) {
+	js := newJobSeries(seq, id, j)
 	js.add(jobUpDesc, js.jobLabels[vJobID:vJobID+1], 1, false)
 	js.add(jobInfoDesc, js.infoLabels[:], 1, false)
 	js.gauge(jobEnabledDesc, boolFloat(j.Enabled))
