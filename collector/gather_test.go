@@ -98,7 +98,7 @@ func TestScrapeRegistryMatchesRegistry(t *testing.T) {
 		{ID: "a", Name: "bad utf8 \xff", EntityID: "e", Status: "active", CronTimezone: "x\ny"},
 		{ID: long + "1", Name: "n", EntityName: long + "2", Status: "paused"},
 		{ID: long + "0", Name: "n", EntityName: long + "1", Status: "paused"},
-		{ID: "c", Name: "same"}, {ID: "d", Name: "same"},
+		{ID: "c", Name: "same"}, {ID: "d", Name: "same"}, {ID: "n\x00ul", Name: "\x00", CronSchedule: "\x00"},
 	}})
 	for name, e := range map[string]*Exporter{"golden": golden, "executions": execs, "discovery": list, "odd": odd} {
 		t.Run(name, func(t *testing.T) {
