@@ -324,7 +324,7 @@ func (f *seriesFamily) order(ss []*series, c *comparer) ([]*series, error) {
 			}
 			continue
 		}
-		if (s.counter != nil) != (f.typ == dto.MetricType_COUNTER) {
+		if s.counter != (f.typ == dto.MetricType_COUNTER) {
 			return nil, fmt.Errorf("collected metric %s is not of its family's type", f.name)
 		}
 		ss[n] = s

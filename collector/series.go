@@ -115,8 +115,8 @@ const (
 type series struct {
 	desc    *prometheus.Desc
 	labels  []*dto.LabelPair // sorted by name; shared, never written
-	gauge   *dto.Gauge       // exactly one of gauge and counter is set
-	counter *dto.Counter
+	v       float64
+	counter bool // else a gauge
 	// job is the series' job (nil for emitJobDown's); prefixed says the
 	// first numJobLabels labels are job.jobLabels, so the scrape registry
 	// can compare and write them per job instead of per label (gather.go).
@@ -124,17 +124,20 @@ type series struct {
 	prefixed bool
 }
 
-func (s *series) value() float64 {
-	if s.counter != nil {
-		return s.counter.GetValue()
-	}
-	return s.gauge.GetValue()
-}
+func (s *series) value() float64 { return s.v }
 
 func (s *series) Desc() *prometheus.Desc { return s.desc }
 
 func (s *series) Write(m *dto.Metric) error {
-	m.Label, m.Gauge, m.Counter = s.labels, s.gauge, s.counter
+	// The dto value is made on demand: the text path never asks for it
+	// (gather.go), and keeping one per series would cost 48 bytes each.
+	v := s.v
+	m.Label = s.labels
+	if s.counter {
+		m.Counter = &dto.Counter{Value: &v}
+	} else {
+		m.Gauge = &dto.Gauge{Value: &v}
+	}
 	return nil
 }
 
@@ -146,11 +149,7 @@ type jobSeries struct {
 	infoLabels   [numJobValues]*dto.LabelPair
 	statusLabels [maxStatusSets][numJobLabels + 1]*dto.LabelPair
 	series       [maxJobSeries]series
-	gauges       [maxJobSeries]dto.Gauge
-	counters     [3]dto.Counter
-	floats       [maxJobSeries]float64
 	n, nStatus   int
-	nCounters    int
 	// seq is the job's place in its scrape's emission order; jobText its
 	// per-job labels as exposition text (entity_id="…",…,job_name="…"),
 	// written once for the job's 15 or so series.
@@ -163,8 +162,6 @@ type downSeries struct {
 	value  string
 	pair   dto.LabelPair
 	labels [1]*dto.LabelPair
-	gauge  dto.Gauge
-	zero   float64
 	series series
 }
 
@@ -174,8 +171,7 @@ func emitJobDown(ch chan<- prometheus.Metric, id string) {
 	d := &downSeries{value: labelValue(id)}
 	d.pair.Name, d.pair.Value = &jobValueNames[vJobID], &d.value
 	d.labels[0] = &d.pair
-	d.gauge.Value = &d.zero
-	d.series = series{desc: jobUpDesc, labels: d.labels[:], gauge: &d.gauge}
+	d.series = series{desc: jobUpDesc, labels: d.labels[:]}
 	ch <- &d.series
 }
 
@@ -206,19 +202,10 @@ func newJobSeries(seq int, id string, j *kubiya.Job) *jobSeries {
 func (js *jobSeries) add(d *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) *series {
 	i := js.n
 	js.n++
-	js.floats[i] = v
 	s := &js.series[i]
 	s.desc, s.labels, s.job = d, labels, js
 	s.prefixed = len(labels) >= numJobLabels && [numJobLabels]*dto.LabelPair(labels) == js.jobLabels
-	if counter {
-		c := &js.counters[js.nCounters]
-		js.nCounters++
-		c.Value = &js.floats[i]
-		s.counter = c
-	} else {
-		js.gauges[i].Value = &js.floats[i]
-		s.gauge = &js.gauges[i]
-	}
+	s.v, s.counter = v, counter
 	return s
 }
 
