@@ -20,11 +20,13 @@ import (
 // through a strings.Replacer per label value and re-validates the metric
 // name on every sample: at 10,000 jobs (160,000 samples, 1.1 million label
 // pairs) that was the largest single cost of a scrape (BENCHMARKS.md).
-// appendTextFamily writes the same bytes for the families that dominate
-// (gauges and counters with legacy-valid names), checking each name once
-// per family; every other family, and every other format (OpenMetrics,
-// protobuf, a name[] filter), goes through expfmt and promhttp unchanged.
-// TestTextFormatMatchesExpfmt holds the two byte-identical.
+// The job series write their own text (collector/textfmt.go);
+// appendTextFamily writes the same bytes for the other gauges and
+// counters with legacy-valid names, checking each name once per family;
+// every other family, and every other format (OpenMetrics, protobuf, a
+// name[] filter), goes through expfmt and promhttp unchanged.
+// TestTextFormatMatchesExpfmt and TestScrapeRegistryMatchesRegistry hold
+// them byte-identical.
 
 // serveMetrics answers a scrape from g like promhttp.HandlerFor with opts
 // (ContinueOnError), writing text-format answers with appendTextFamily.

@@ -78,10 +78,11 @@ var statusSortOrder = func() []int {
 }()
 
 // sortResults orders results as the registry sorts most metric families:
-// by the per-job label values in label-name order. The registry sorts
-// every family of every scrape; on input already in order its sort is
-// linear instead of n log n, which at 10,000 jobs is a quarter of the
-// gathering time. Failed results, which only have kubiya_job_up, go by ID.
+// by the per-job label values in label-name order. Families must reach the
+// answer sorted; on input already in order ScrapeRegistry (gather.go)
+// checks the order in one pass, and prometheus.Registry's sort is linear
+// instead of n log n. Failed results, which only have kubiya_job_up, go by
+// ID.
 func sortResults(results []result) {
 	key := func(r *result) [numJobLabels]string {
 		if r.job == nil {
