@@ -9,6 +9,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/kubiya/kubiya_exporter/collector"
 )
 
 // scrapeGatherer gathers the scrape's own registry and then the global
@@ -41,6 +43,56 @@ func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	}
 	merged = append(append(merged, a[i:]...), b[j:]...)
 	return merged, errors.Join(errA, errB)
+}
+
+// textGatherer is a Gatherer that can also answer with families that
+// write their own text (collector.ScrapeRegistry).
+type textGatherer interface {
+	GatherText() ([]collector.TextFamily, error)
+}
+
+// GatherText is Gather for the text format: the scrape's job series come
+// as families that write their own text (collector/textfmt.go).
+func (g scrapeGatherer) GatherText() ([]collector.TextFamily, error) {
+	st, ok := g.scrape.(textGatherer)
+	if !ok {
+		mfs, err := g.Gather()
+		return wrapFamilies(mfs), err
+	}
+	a, errA := st.GatherText()
+	b, errB := g.global.Gather()
+	merged := make([]collector.TextFamily, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := strings.Compare(a[i].Name(), b[j].GetName()); {
+		case c < 0:
+			merged = append(merged, a[i])
+			i++
+		case c > 0:
+			merged = append(merged, collector.FamilyOf(b[j]))
+			j++
+		default:
+			mfs := make([]*dto.MetricFamily, len(a))
+			for k, f := range a {
+				mfs[k] = f.MetricFamily()
+			}
+			all, err := prometheus.Gatherers{gathered(mfs, errA), gathered(b, errB)}.Gather()
+			return wrapFamilies(all), err
+		}
+	}
+	merged = append(merged, a[i:]...)
+	for _, mf := range b[j:] {
+		merged = append(merged, collector.FamilyOf(mf))
+	}
+	return merged, errors.Join(errA, errB)
+}
+
+func wrapFamilies(mfs []*dto.MetricFamily) []collector.TextFamily {
+	fams := make([]collector.TextFamily, len(mfs))
+	for i, mf := range mfs {
+		fams[i] = collector.FamilyOf(mf)
+	}
+	return fams
 }
 
 func gathered(mfs []*dto.MetricFamily, err error) prometheus.Gatherer {

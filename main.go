@@ -241,8 +241,9 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		target := current.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))
 		defer cancel()
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(target.exporter.Scrape(ctx))
+		// The scrape's own registry: its job series skip the checks that
+		// cannot fail for them (collector/gather.go).
+		reg := collector.NewScrapeRegistry(target.exporter.Scrape(ctx))
 		// The scrape's registry first: its API requests then show in this
 		// answer's kubiya_exporter_api_requests_total, not the next one's.
 		// scrapeGatherer and gzipWriters (gather.go) and serveMetrics

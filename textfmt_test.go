@@ -58,7 +58,7 @@ func TestTextFormatMatchesExpfmt(t *testing.T) {
 		for _, format := range formats {
 			want, wantFailed := expfmtText(t, mfs, format)
 			var got bytes.Buffer
-			err := writeText(&got, mfs, format)
+			err := writeText(&got, wrapFamilies(mfs), format)
 			if got.String() != want {
 				t.Errorf("%s, %s: output differs from expfmt\n got: %.2000q\nwant: %.2000q", name, format, got.String(), want)
 			}
@@ -129,19 +129,6 @@ func oddFamilies() []*dto.MetricFamily {
 			SampleCount: proto.Uint64(2), SampleSum: proto.Float64(3),
 			Quantile: []*dto.Quantile{{Quantile: proto.Float64(0.5), Value: proto.Float64(1)}}}}),
 		fam("z_untyped", dto.MetricType_UNTYPED, proto.String("h"), &dto.Metric{Untyped: &dto.Untyped{Value: proto.Float64(7)}}),
-	}
-}
-
-func TestAppendEscaped(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain": "plain", `a\b`: `a\\b`, "a\nb": `a\nb`, `a"b`: `a\"b`, "": "",
-	} {
-		if got := string(appendEscaped(nil, in, true)); got != want {
-			t.Errorf("appendEscaped(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := string(appendEscaped(nil, `a"b`, false)); got != `a"b` {
-		t.Errorf("help text: quotes escaped: %q", got)
 	}
 }
 

@@ -123,11 +123,11 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	results, up := s.e.fetchJobs(s.ctx)
 	now := s.e.now()
-	for _, r := range results {
+	for i, r := range results {
 		if r.err != nil {
 			emitJobDown(ch, r.id)
 		} else {
-			s.e.emitJob(ch, r.id, r.job, now)
+			s.e.emitJob(ch, i, r.id, r.job, now)
 		}
 		switch kubiya.ClassOf(r.err) {
 		case kubiya.ClassOK, kubiya.ClassNotFound, kubiya.ClassInvalidRequest:

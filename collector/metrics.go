@@ -24,7 +24,18 @@ func withJobLabels(extra ...string) []string {
 }
 
 func newJobDesc(name, help string, extra ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(namespace, "job", name), help, withJobLabels(extra...), nil)
+	return newDesc(prometheus.BuildFQName(namespace, "job", name), help, withJobLabels(extra...))
+}
+
+// descNames holds every descriptor's name and help: prometheus.Desc does
+// not expose them, and the scrape registry (gather.go) builds the families
+// of its own series from them.
+var descNames = map[*prometheus.Desc][2]string{}
+
+func newDesc(name, help string, labels []string) *prometheus.Desc {
+	d := prometheus.NewDesc(name, help, labels, nil)
+	descNames[d] = [2]string{name, help}
+	return d
 }
 
 // Descriptors of the per-scrape metrics.
@@ -34,8 +45,8 @@ var (
 	scrapeDurationDesc = prometheus.NewDesc("kubiya_scrape_duration_seconds",
 		"Time this scrape spent reading the control plane API.", nil, nil)
 
-	jobUpDesc = prometheus.NewDesc("kubiya_job_up",
-		"1 if this job was fetched and decoded on this scrape, else 0.", []string{"job_id"}, nil)
+	jobUpDesc = newDesc("kubiya_job_up",
+		"1 if this job was fetched and decoded on this scrape, else 0.", []string{"job_id"})
 	jobInfoDesc = newJobDesc("info", "Job metadata; always 1.",
 		"organization_id", "status", "trigger_type", "cron_schedule", "cron_timezone",
 		"planning_mode", "executor_type", "environment_name", "worker_queue_name")

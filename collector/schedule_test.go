@@ -224,7 +224,7 @@ func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 	scrape := func(expr, tz string) (valid float64, series int) {
 		job := &kubiya.Job{ID: "job_x", Name: "x", TriggerType: "cron", CronSchedule: expr, CronTimezone: tz}
 		ch := make(chan prometheus.Metric, 64)
-		e.emitJob(ch, job.ID, job, fixedNow)
+		e.emitJob(ch, 0, job.ID, job, fixedNow)
 		close(ch)
 		valid = -1
 		for m := range ch {

@@ -78,10 +78,11 @@ var statusSortOrder = func() []int {
 }()
 
 // sortResults orders results as the registry sorts most metric families:
-// by the per-job label values in label-name order. The registry sorts
-// every family of every scrape; on input already in order its sort is
-// linear instead of n log n, which at 10,000 jobs is a quarter of the
-// gathering time. Failed results, which only have kubiya_job_up, go by ID.
+// by the per-job label values in label-name order. Families must reach the
+// answer sorted; on input already in order ScrapeRegistry (gather.go)
+// checks the order in one pass, and prometheus.Registry's sort is linear
+// instead of n log n. Failed results, which only have kubiya_job_up, go by
+// ID.
 func sortResults(results []result) {
 	key := func(r *result) [numJobLabels]string {
 		if r.job == nil {
@@ -115,14 +116,29 @@ const (
 type series struct {
 	desc    *prometheus.Desc
 	labels  []*dto.LabelPair // sorted by name; shared, never written
-	gauge   *dto.Gauge       // exactly one of gauge and counter is set
-	counter *dto.Counter
+	v       float64
+	counter bool // else a gauge
+	// job is the series' job (nil for emitJobDown's); prefixed says the
+	// first numJobLabels labels are job.jobLabels, so the scrape registry
+	// can compare and write them per job instead of per label (gather.go).
+	job      *jobSeries
+	prefixed bool
 }
+
+func (s *series) value() float64 { return s.v }
 
 func (s *series) Desc() *prometheus.Desc { return s.desc }
 
 func (s *series) Write(m *dto.Metric) error {
-	m.Label, m.Gauge, m.Counter = s.labels, s.gauge, s.counter
+	// The dto value is made on demand: the text path never asks for it
+	// (gather.go), and keeping one per series would cost 48 bytes each.
+	v := s.v
+	m.Label = s.labels
+	if s.counter {
+		m.Counter = &dto.Counter{Value: &v}
+	} else {
+		m.Gauge = &dto.Gauge{Value: &v}
+	}
 	return nil
 }
 
@@ -134,11 +150,12 @@ type jobSeries struct {
 	infoLabels   [numJobValues]*dto.LabelPair
 	statusLabels [maxStatusSets][numJobLabels + 1]*dto.LabelPair
 	series       [maxJobSeries]series
-	gauges       [maxJobSeries]dto.Gauge
-	counters     [3]dto.Counter
-	floats       [maxJobSeries]float64
 	n, nStatus   int
-	nCounters    int
+	// seq is the job's place in its scrape's emission order; jobText its
+	// per-job labels as exposition text (entity_id="…",…,job_name="…"),
+	// written once for the job's 15 or so series.
+	seq     int
+	jobText []byte
 }
 
 // downSeries is kubiya_job_up 0 for a job that was not fetched.
@@ -146,8 +163,6 @@ type downSeries struct {
 	value  string
 	pair   dto.LabelPair
 	labels [1]*dto.LabelPair
-	gauge  dto.Gauge
-	zero   float64
 	series series
 }
 
@@ -157,13 +172,12 @@ func emitJobDown(ch chan<- prometheus.Metric, id string) {
 	d := &downSeries{value: labelValue(id)}
 	d.pair.Name, d.pair.Value = &jobValueNames[vJobID], &d.value
 	d.labels[0] = &d.pair
-	d.gauge.Value = &d.zero
-	d.series = series{desc: jobUpDesc, labels: d.labels[:], gauge: &d.gauge}
+	d.series = series{desc: jobUpDesc, labels: d.labels[:]}
 	ch <- &d.series
 }
 
-func newJobSeries(id string, j *kubiya.Job) *jobSeries {
-	js := &jobSeries{}
+func newJobSeries(seq int, id string, j *kubiya.Job) *jobSeries {
+	js := &jobSeries{seq: seq}
 	js.values = [numJobValues]string{
 		vEntityID: labelValue(j.EntityID), vEntityName: labelValue(j.EntityName),
 		vEntityType: labelValue(j.EntityType), vJobID: labelValue(id), vJobName: labelValue(j.Name),
@@ -182,24 +196,17 @@ func newJobSeries(id string, j *kubiya.Job) *jobSeries {
 	for i, v := range infoLabelOrder {
 		js.infoLabels[i] = &js.pairs[v]
 	}
+	js.jobText = appendLabelText(make([]byte, 0, jobTextSize(js.values[:numJobLabels])), js.jobLabels[:])
 	return js
 }
 
 func (js *jobSeries) add(d *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) *series {
 	i := js.n
 	js.n++
-	js.floats[i] = v
 	s := &js.series[i]
-	s.desc, s.labels = d, labels
-	if counter {
-		c := &js.counters[js.nCounters]
-		js.nCounters++
-		c.Value = &js.floats[i]
-		s.counter = c
-	} else {
-		js.gauges[i].Value = &js.floats[i]
-		s.gauge = &js.gauges[i]
-	}
+	s.desc, s.labels, s.job = d, labels, js
+	s.prefixed = len(labels) >= numJobLabels && [numJobLabels]*dto.LabelPair(labels) == js.jobLabels
+	s.v, s.counter = v, counter
 	return s
 }
 
@@ -223,8 +230,9 @@ func (js *jobSeries) statusLabelsWith(pair *dto.LabelPair) []*dto.LabelPair {
 }
 
 // emitJob writes every series of one fetched job, kubiya_job_up 1 included.
-func (e *Exporter) emitJob(ch chan<- prometheus.Metric, id string, j *kubiya.Job, now time.Time) {
-	js := newJobSeries(id, j)
+// seq is the job's place in this scrape's order.
+func (e *Exporter) emitJob(ch chan<- prometheus.Metric, seq int, id string, j *kubiya.Job, now time.Time) {
+	js := newJobSeries(seq, id, j)
 	js.add(jobUpDesc, js.jobLabels[vJobID:vJobID+1], 1, false)
 	js.add(jobInfoDesc, js.infoLabels[:], 1, false)
 	js.gauge(jobEnabledDesc, boolFloat(j.Enabled))
