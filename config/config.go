@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -74,6 +75,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	// Relative credential and TLS files are relative to the config file, as
+	// in Prometheus.
+	cfg.ControlPlane.HTTPClientConfig.SetDirectory(filepath.Dir(path))
 	return cfg, nil
 }
 

@@ -165,3 +165,16 @@ func TestWarningsForReadableCredentialsFile(t *testing.T) {
 		t.Fatalf("warnings = %v", w)
 	}
 }
+
+func TestLoadResolvesRelativeFilesAgainstTheConfigDir(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubiya.yml")
+	writeFile(t, path, "control_plane:\n  authorization:\n    credentials_file: api-key\njobs: [job_a]\n")
+	cfg, err := Load(path, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.ControlPlane.HTTPClientConfig.Authorization.CredentialsFile, filepath.Join(dir, "api-key"); got != want {
+		t.Fatalf("credentials_file = %q, want %q", got, want)
+	}
+}
