@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -27,6 +28,50 @@ func decodeListElement(raw []byte) (*Job, error) {
 // decodeJobFast reports false if raw needs encoding/json; j then holds
 // partial results and must be reset.
 func decodeJobFast(raw []byte, j *Job) bool {
+	// The string fields are set at the end from one allocation.
+	var strs pendingStrings
+	if !decodeObjectFast(raw, j, &strs) {
+		return false
+	}
+	strs.set()
+	return true
+}
+
+// pendingStrings are string fields and their values, to be copied into
+// one string: one allocation per job instead of one per field.
+type pendingStrings struct {
+	n    int
+	size int
+	dst  [16]*string
+	src  [16][]byte
+}
+
+func (p *pendingStrings) add(dst *string, src []byte) bool {
+	if p.n == len(p.dst) {
+		return false // a name many times over: leave it to encoding/json
+	}
+	p.dst[p.n], p.src[p.n] = dst, src
+	p.n++
+	p.size += len(src)
+	return true
+}
+
+func (p *pendingStrings) set() {
+	var b strings.Builder
+	b.Grow(p.size)
+	for _, src := range p.src[:p.n] {
+		b.Write(src)
+	}
+	all := b.String()
+	off := 0
+	for k, dst := range p.dst[:p.n] {
+		end := off + len(p.src[k])
+		*dst = all[off:end]
+		off = end
+	}
+}
+
+func decodeObjectFast(raw []byte, j *Job, strs *pendingStrings) bool {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return false
@@ -59,7 +104,7 @@ func decodeJobFast(raw []byte, j *Job) bool {
 		if !ok {
 			return false
 		}
-		if !setField(j, name, raw[i:vEnd]) {
+		if !setField(j, strs, name, raw[i:vEnd]) {
 			return false
 		}
 		i = skipSpace(raw, vEnd)
@@ -80,7 +125,7 @@ func decodeJobFast(raw []byte, j *Job) bool {
 
 // setField stores v, the raw value of the member name, in j the way
 // encoding/json would, or reports false when it cannot tell.
-func setField(j *Job, name, v []byte) bool {
+func setField(j *Job, strs *pendingStrings, name, v []byte) bool {
 	var s *string
 	var n *int64
 	var t *Time
@@ -165,8 +210,7 @@ func setField(j *Job, name, v []byte) bool {
 		if bytes.IndexByte(body, '\\') >= 0 || !utf8.Valid(body) {
 			return false
 		}
-		*s = string(body)
-		return true
+		return strs.add(s, body)
 	case n != nil:
 		if v[0] == 'n' {
 			return true
