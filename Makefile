@@ -48,11 +48,11 @@ clean:
 	rm -f $(BIN) $(SIM)
 	$(GO) clean -testcache
 
-# Fuzz the job decoder, the timestamp parser and the config loader, each for
+# Fuzz the job and job-list decoders, the timestamp parser and the config loader, each for
 # FUZZTIME (seeds: */testdata/fuzz/). Minimizing is capped so a flaky-
 # coverage input cannot stall a target past its time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzParseTime ./config:FuzzParse
+FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse
 .PHONY: fuzz load
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
