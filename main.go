@@ -31,6 +31,7 @@ import (
 
 	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/exposition"
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
 
@@ -236,7 +237,7 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 // so the scrape's deadline reaches every API request.
 func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, logger log.Logger) http.Handler {
 	errorLog := &promhttpLogger{logger: logger}
-	gzipWriters := newGzipWriters()
+	gzip := exposition.NewGzip()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := current.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))
@@ -246,16 +247,15 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		reg := collector.NewScrapeRegistry(target.exporter.Scrape(ctx))
 		// The scrape's registry first: its API requests then show in this
 		// answer's kubiya_exporter_api_requests_total, not the next one's.
-		// scrapeGatherer and gzipWriters (gather.go) and serveMetrics
-		// (textfmt.go) do what prometheus.Gatherers and promhttp do, for a
-		// fraction of the CPU on large scrapes.
+		// The exposition package does what prometheus.Gatherers and promhttp
+		// do, for a fraction of the CPU on large scrapes.
 		opts := promhttp.HandlerOpts{
 			ErrorLog:           errorLog,
 			ErrorHandling:      promhttp.ContinueOnError,
 			DisableCompression: true,
 		}
-		gzipWriters.serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			serveMetrics(w, r, scrapeGatherer{reg, global}, opts) // textfmt.go
+		gzip.Serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			exposition.Serve(w, r, exposition.Gatherer{Scrape: reg, Global: global}, opts)
 		}))
 	})
 }
@@ -282,4 +282,16 @@ type promhttpLogger struct{ logger log.Logger }
 
 func (l *promhttpLogger) Println(v ...any) {
 	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
+}
+
+// discoveryOptions maps the discovery section to the collector's options.
+func discoveryOptions(d config.Discovery) collector.Discovery {
+	return collector.Discovery{
+		Enabled:           d.Enabled,
+		Filter:            kubiya.ListFilter{Enabled: d.JobEnabled, TriggerType: d.TriggerType},
+		NameInclude:       d.NameInclude.Compiled(),
+		NameExclude:       d.NameExclude.Compiled(),
+		EntityNameInclude: d.EntityNameInclude.Compiled(),
+		EntityNameExclude: d.EntityNameExclude.Compiled(),
+	}
 }

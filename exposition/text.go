@@ -1,4 +1,4 @@
-package main
+package exposition
 
 import (
 	"io"
@@ -28,9 +28,9 @@ import (
 // TestTextFormatMatchesExpfmt and TestScrapeRegistryMatchesRegistry hold
 // them byte-identical.
 
-// serveMetrics answers a scrape from g like promhttp.HandlerFor with opts
+// Serve answers a scrape from g like promhttp.HandlerFor with opts
 // (ContinueOnError), writing text-format answers with appendTextFamily.
-func serveMetrics(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, opts promhttp.HandlerOpts) {
+func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, opts promhttp.HandlerOpts) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultAcceptedFormats()...)
 	if format.FormatType() != expfmt.TypeTextPlain || (r.URL != nil && r.URL.Query().Has("name[]")) {
 		promhttp.HandlerFor(g, opts).ServeHTTP(w, r)

@@ -1,4 +1,8 @@
-package main
+// Package exposition serves what one scrape gathered in the Prometheus
+// exposition formats: it merges the scrape's registry with the process's,
+// writes the text format without re-checking what the registries checked,
+// and gzips the answer.
+package exposition
 
 import (
 	"errors"
@@ -13,20 +17,20 @@ import (
 	"github.com/kubiya/kubiya_exporter/collector"
 )
 
-// scrapeGatherer gathers the scrape's own registry and then the global
+// Gatherer gathers the scrape's own registry and then the global
 // one. prometheus.Gatherers would re-check every metric (hash, label and
 // UTF-8 checks) and re-sort every family the two registries have already
 // checked and sorted: at 10,000 jobs, 160,000 series checked twice. The two
 // registries have disjoint metric names by design, so their sorted
 // families are merged by name; should a name ever be in both, the answer
 // falls back to prometheus.Gatherers on what was gathered (no second scrape).
-type scrapeGatherer struct {
-	scrape, global prometheus.Gatherer
+type Gatherer struct {
+	Scrape, Global prometheus.Gatherer
 }
 
-func (g scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
-	a, errA := g.scrape.Gather()
-	b, errB := g.global.Gather()
+func (g Gatherer) Gather() ([]*dto.MetricFamily, error) {
+	a, errA := g.Scrape.Gather()
+	b, errB := g.Global.Gather()
 	merged := make([]*dto.MetricFamily, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
@@ -53,14 +57,14 @@ type textGatherer interface {
 
 // GatherText is Gather for the text format: the scrape's job series come
 // as families that write their own text (collector/textfmt.go).
-func (g scrapeGatherer) GatherText() ([]collector.TextFamily, error) {
-	st, ok := g.scrape.(textGatherer)
+func (g Gatherer) GatherText() ([]collector.TextFamily, error) {
+	st, ok := g.Scrape.(textGatherer)
 	if !ok {
 		mfs, err := g.Gather()
 		return wrapFamilies(mfs), err
 	}
 	a, errA := st.GatherText()
-	b, errB := g.global.Gather()
+	b, errB := g.Global.Gather()
 	merged := make([]collector.TextFamily, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
@@ -99,23 +103,24 @@ func gathered(mfs []*dto.MetricFamily, err error) prometheus.Gatherer {
 	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, err })
 }
 
-// gzipWriters compresses answers for clients that accept gzip, as
+// Gzip compresses answers for clients that accept gzip, as
 // Prometheus does, at klauspost/compress's fastest level: on this
 // exposition text (long, repetitive label sets) it costs about a sixth of
 // the CPU of compress/gzip's default level (which promhttp uses) for a
 // similar size (BENCHMARKS.md).
-type gzipWriters struct{ pool sync.Pool }
+type Gzip struct{ pool sync.Pool }
 
-func newGzipWriters() *gzipWriters {
-	return &gzipWriters{pool: sync.Pool{New: func() any {
+// NewGzip returns a Gzip with an empty pool of writers.
+func NewGzip() *Gzip {
+	return &Gzip{pool: sync.Pool{New: func() any {
 		w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 		return w
 	}}}
 }
 
-// serve runs h with w compressed when r accepts gzip. h must not compress
+// Serve runs h with w compressed when r accepts gzip. h must not compress
 // itself (promhttp.HandlerOpts.DisableCompression).
-func (g *gzipWriters) serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
+func (g *Gzip) Serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
 	w.Header().Add("Vary", "Accept-Encoding")
 	if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		h.ServeHTTP(w, r)
