@@ -218,18 +218,6 @@ func TestOneFailingJobDoesNotFailTheScrape(t *testing.T) {
 	}
 }
 
-func TestDuplicateIDsAreCollectedOnce(t *testing.T) {
-	// config.Parse de-duplicates; the collector must still never emit a
-	// duplicate series, which the registry would reject.
-	api := &fakeAPI{t: t}
-	e, _ := newTestExporter(t, api, []string{cronJob}, 2, nil)
-	c, cancel := scrapeFor(e, 5*time.Second)
-	defer cancel()
-	if n := testutil.CollectAndCount(c, "kubiya_job_up"); n != 1 {
-		t.Fatalf("kubiya_job_up series = %d, want 1", n)
-	}
-}
-
 func TestOverlappingScrapesShareRequests(t *testing.T) {
 	api := &fakeAPI{t: t, delay: 300 * time.Millisecond}
 	ids := []string{cronJob, webhookJob, disabledJob, neverRanJob}
