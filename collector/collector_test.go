@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -133,22 +135,10 @@ func TestCollectGolden(t *testing.T) {
 	defer cancel()
 	golden := filepath.Join("testdata", "scrape.prom")
 	if *update {
-		reg := prometheus.NewPedanticRegistry()
-		reg.MustRegister(c)
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for _, mf := range mfs {
-			if mf.GetName() == "kubiya_scrape_duration_seconds" {
-				continue
-			}
-			if _, err := expfmtWrite(&b, mf); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+		mfs := slices.DeleteFunc(gatherFamilies(t, c), func(mf *dto.MetricFamily) bool {
+			return mf.GetName() == "kubiya_scrape_duration_seconds"
+		})
+		if err := os.WriteFile(golden, []byte(familiesText(t, mfs)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -93,12 +93,7 @@ func scrapeUp(t testing.TB, e *Exporter) (map[string]float64, float64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(e.Scrape(ctx))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
+	mfs := gatherFamilies(t, e.Scrape(ctx))
 	up := map[string]float64{}
 	kubiyaUp := -1.0
 	for _, mf := range mfs {

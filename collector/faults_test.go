@@ -143,21 +143,10 @@ func (env *faultEnv) scrape(t *testing.T, deadline time.Duration) ([]*dto.Metric
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(env.exp.Scrape(ctx))
 	start := time.Now()
-	mfs, err := reg.Gather()
+	mfs := gatherFamilies(t, env.exp.Scrape(ctx))
 	elapsed := time.Since(start)
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	var b strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmtWrite(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return mfs, b.String(), elapsed
+	return mfs, familiesText(t, mfs), elapsed
 }
 
 // Redirect targets for faults below HTTP.

@@ -25,17 +25,6 @@ func collectAll(c prometheus.Collector) []prometheus.Metric {
 	return ms
 }
 
-func familiesText(t *testing.T, mfs []*dto.MetricFamily) string {
-	t.Helper()
-	var b strings.Builder
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
-}
-
 // sameAsRegistry checks that ScrapeRegistry answers as prometheus.Registry
 // does for the same collected metrics: same text, an error in both or in
 // neither.

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -14,19 +13,22 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-func expfmtWrite(w io.Writer, mf *dto.MetricFamily) (int, error) {
-	return expfmt.MetricFamilyToText(w, mf)
-}
-
-// gatherText runs one scrape of c and returns the text exposition.
-func gatherText(t testing.TB, c prometheus.Collector) string {
+// gatherFamilies runs one scrape of c through a pedantic registry, which
+// fails on a duplicate or inconsistent series.
+func gatherFamilies(t testing.TB, c prometheus.Collector) []*dto.MetricFamily {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(c)
 	mfs, err := reg.Gather()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("gather: %v", err)
 	}
+	return mfs
+}
+
+// familiesText is the text exposition of mfs.
+func familiesText(t testing.TB, mfs []*dto.MetricFamily) string {
+	t.Helper()
 	var b strings.Builder
 	for _, mf := range mfs {
 		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
@@ -34,6 +36,12 @@ func gatherText(t testing.TB, c prometheus.Collector) string {
 		}
 	}
 	return b.String()
+}
+
+// gatherText runs one scrape of c and returns the text exposition.
+func gatherText(t testing.TB, c prometheus.Collector) string {
+	t.Helper()
+	return familiesText(t, gatherFamilies(t, c))
 }
 
 // lineLogger keeps every log line (logfmt), for tests that count or search
