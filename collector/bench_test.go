@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -81,7 +83,10 @@ func newDiscoveryExporter(list *kubiya.JobList) *Exporter {
 // asks): the library path. scrape is emit plus what the handler does
 // instead of gather and text: ScrapeRegistry and the series' own text.
 func BenchmarkCollect(b *testing.B) {
-	const n = 1000
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("KUBIYA_BENCH_JOBS")); err == nil && v > 0 {
+		n = v // KUBIYA_BENCH_JOBS=10000 for the large case
+	}
 	list := simulatorJobs(b, n)
 	e := newDiscoveryExporter(list)
 	gather := func(b *testing.B) []*dto.MetricFamily {

@@ -123,17 +123,10 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	results, up := s.e.fetchJobs(s.ctx)
 	now := s.e.now()
-	for i, r := range results {
-		if r.err != nil {
-			emitJobDown(ch, r.id)
-		} else {
-			s.e.emitJob(ch, i, r.id, r.job, now)
-		}
-		switch kubiya.ClassOf(r.err) {
-		case kubiya.ClassOK, kubiya.ClassNotFound, kubiya.ClassInvalidRequest:
-			// The control plane itself answered and accepted the key.
-			up = true
-		}
+	s.e.emitJobs(ch, results, now)
+	for _, r := range results {
+		// The control plane itself answered and accepted the key.
+		up = up || answered(r.err)
 	}
 	if s.e.executions != nil {
 		s.e.executions.collect(s.ctx, s.e, results, ch)

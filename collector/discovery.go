@@ -117,9 +117,7 @@ var errNotListed = errors.New("not in the organization's job list")
 func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 	lm := e.list
 	if lm == nil {
-		results := e.fetchAll(ctx, e.jobs)
-		sortResults(results)
-		return results, false
+		return e.fetchAll(ctx, e.jobs), false
 	}
 	list, listErr := e.listShared(ctx)
 
@@ -187,7 +185,6 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 	if listErr == nil && lm.discovery.Enabled {
 		e.schedules.retain(seen)
 	}
-	sortResults(results)
 	return results, answered(listErr)
 }
 

@@ -53,6 +53,18 @@ var seriesFamilies, familyIndex = func() ([]seriesFamily, map[*prometheus.Desc]i
 	return fams, index
 }()
 
+// familyOf is the family of each descriptor of the job series. Read-only.
+var familyOf = struct {
+	up, info, enabled, status, executions, succeeded, failed, lastExecution, nextExecution,
+	lastTriggered, created, updated, scheduleValid, schedulePrev, scheduleNext int
+}{
+	familyIndex[jobUpDesc], familyIndex[jobInfoDesc], familyIndex[jobEnabledDesc], familyIndex[jobStatusDesc],
+	familyIndex[jobExecutionsDesc], familyIndex[jobSucceededDesc], familyIndex[jobFailedDesc],
+	familyIndex[jobLastExecutionDesc], familyIndex[jobNextExecutionDesc], familyIndex[jobLastTriggeredDesc],
+	familyIndex[jobCreatedDesc], familyIndex[jobUpdatedDesc], familyIndex[scheduleValidDesc],
+	familyIndex[schedulePrevDesc], familyIndex[scheduleNextDesc],
+}
+
 // ScrapeRegistry gathers one scrape's collector; make one per request,
 // like a prometheus.Registry.
 type ScrapeRegistry struct {
@@ -97,12 +109,12 @@ func (g gathered) name() string {
 // gather collects r's collector once and returns its families sorted by
 // name, the job series' families not yet turned into dto.
 func (r *ScrapeRegistry) gather() ([]gathered, error) {
-	described := make(map[*prometheus.Desc]bool, len(seriesFamilies))
+	described := make([]bool, len(seriesFamilies))
 	dch := make(chan *prometheus.Desc, 32)
 	go func() { r.c.Describe(dch); close(dch) }()
 	for d := range dch {
-		if _, ok := familyIndex[d]; ok {
-			described[d] = true
+		if i, ok := familyIndex[d]; ok {
+			described[i] = true
 		}
 	}
 
@@ -113,12 +125,9 @@ func (r *ScrapeRegistry) gather() ([]gathered, error) {
 	mch := make(chan prometheus.Metric, 1024)
 	go func() { r.c.Collect(mch); close(mch) }()
 	for m := range mch {
-		if s, ok := m.(*series); ok && described[s.desc] {
-			i := familyIndex[s.desc]
-			fams[i] = append(fams[i], s)
-			if s.job != nil {
-				maxSeq = max(maxSeq, s.job.seq)
-			}
+		if s, ok := m.(*series); ok && described[s.family] {
+			fams[s.family] = append(fams[s.family], s)
+			maxSeq = max(maxSeq, int(s.job.seq))
 			continue
 		}
 		if _, ok := familyIndex[m.Desc()]; ok {
@@ -144,7 +153,7 @@ func (r *ScrapeRegistry) gather() ([]gathered, error) {
 	mfs, regErr := reg.Gather()
 	errs := []error{regErr}
 
-	cmp := &comparer{memo: make([]jobComparison, maxSeq+1)}
+	cmp := newComparer(fams, maxSeq)
 	own := make([]gathered, 0, len(seriesFamilies))
 	for i, ss := range fams {
 		if len(ss) == 0 {
@@ -235,54 +244,71 @@ func (r *ScrapeRegistry) GatherText() ([]TextFamily, error) {
 	return out, err
 }
 
-// jobComparison remembers how a job compared with the job after it in the
-// last family that had both, by emission order (jobSeries.seq): most
-// families hold the same jobs in the same order, and comparing two jobs'
-// labels is a walk through six pointers per label.
-type jobComparison struct {
-	job, next *jobSeries
-	result    int
-}
+// comparer orders series as the registry does (its MetricSorter): by the
+// number of labels, then by the label values in label-name order. Series
+// of different jobs with the per-job labels first compare by their jobs'
+// places in the scrape (jobSeries.seq) when the jobs in that order are
+// known to be strictly ordered by their per-job labels (ordered): the
+// collector emits them so, and one pass over the jobs checks it instead of
+// a label walk per pair of series in every family.
+type comparer struct{ ordered bool }
 
-type comparer struct{ memo []jobComparison }
-
-func (c *comparer) jobs(a, b *jobSeries) int {
-	m := &c.memo[a.seq]
-	if m.job != a || m.next != b {
-		m.job, m.next, m.result = a, b, compareLabels(a.jobLabels[:], b.jobLabels[:])
+// newComparer checks that the jobs of the prefixed series in fams, by
+// seq, are strictly ordered by their per-job labels. Two jobs sharing a seq
+// leave the comparer comparing labels.
+func newComparer(fams [][]*series, maxSeq int) *comparer {
+	bySeq := make([]*jobSeries, maxSeq+1)
+	for _, ss := range fams {
+		for _, s := range ss {
+			if !s.prefixed() {
+				continue
+			}
+			switch j := bySeq[s.job.seq]; j {
+			case nil:
+				bySeq[s.job.seq] = s.job
+			case s.job:
+			default:
+				return &comparer{}
+			}
+		}
 	}
-	return m.result
+	var prev *jobSeries
+	for _, j := range bySeq {
+		if j == nil {
+			continue
+		}
+		if prev != nil && compareValues(prev.values[:numJobLabels], j.values[:numJobLabels]) >= 0 {
+			return &comparer{}
+		}
+		prev = j
+	}
+	return &comparer{ordered: true}
 }
 
-// compare orders series as the registry does (its MetricSorter): by the
-// number of labels, then by the label values in label-name order.
 func (c *comparer) compare(a, b *series) int {
-	if d := len(a.labels) - len(b.labels); d != 0 {
+	if d := a.numLabels() - b.numLabels(); d != 0 {
 		return d
 	}
-	if a.prefixed && b.prefixed {
-		if a.job == b.job {
-			return compareLabels(a.labels[numJobLabels:], b.labels[numJobLabels:])
+	from := 0
+	if a.prefixed() && b.prefixed() {
+		if a.job != b.job && c.ordered {
+			return int(a.job.seq) - int(b.job.seq)
 		}
-		if d := c.jobs(a.job, b.job); d != 0 {
-			return d
+		if a.job == b.job {
+			from = numJobLabels
 		}
 	}
-	return compareLabels(a.labels, b.labels)
-}
-
-func compareLabels(a, b []*dto.LabelPair) int {
-	for i, l := range a {
-		if c := strings.Compare(*l.Value, *b[i].Value); c != 0 {
-			return c
+	for i := from; i < a.numLabels(); i++ {
+		if d := strings.Compare(a.labelValue(i), b.labelValue(i)); d != 0 {
+			return d
 		}
 	}
 	return 0
 }
 
-// order puts ss in the registry's order (the collector emits most
-// families sorted; the others are sorted here) and drops a duplicate with
-// an error (the first collected is kept, as the registry keeps it).
+// order puts ss in the registry's order (the collector emits its families
+// sorted; others are sorted here) and drops a duplicate with an error
+// (the first collected is kept, as the registry keeps it).
 func (f *seriesFamily) order(ss []*series, c *comparer) ([]*series, error) {
 	sorted, dups := true, false
 	for i := 1; i < len(ss); i++ {
@@ -293,26 +319,26 @@ func (f *seriesFamily) order(ss []*series, c *comparer) ([]*series, error) {
 			dups = true
 		}
 	}
+	if sorted && !dups {
+		return ss, nil
+	}
 	// same(i) says ss[i] repeats the labels of the series before it.
-	same := func(i int) bool { return dups && c.compare(ss[i-1], ss[i]) == 0 }
-	if !sorted || dups {
-		if keys, ok := sortKeys(ss); ok {
-			slices.SortFunc(keys, func(a, b sortKey) int {
-				if d := strings.Compare(a.key, b.key); d != 0 {
-					return d
-				}
-				return a.i - b.i // collection order among duplicates
-			})
-			for i, k := range keys {
-				ss[i] = k.s
+	same := func(i int) bool { return c.compare(ss[i-1], ss[i]) == 0 }
+	if keys, ok := sortKeys(ss); ok {
+		slices.SortFunc(keys, func(a, b sortKey) int {
+			if d := strings.Compare(a.key, b.key); d != 0 {
+				return d
 			}
-			same = func(i int) bool { return keys[i].key == keys[i-1].key }
-		} else {
-			// A label value with a NUL byte: compare series as they are,
-			// stably (duplicates stay in collection order).
-			slices.SortStableFunc(ss, c.compare)
-			dups = true
+			return a.i - b.i // collection order among duplicates
+		})
+		for i, k := range keys {
+			ss[i] = k.s
 		}
+		same = func(i int) bool { return keys[i].key == keys[i-1].key }
+	} else {
+		// A label value with a NUL byte: compare series as they are,
+		// stably (duplicates stay in collection order).
+		slices.SortStableFunc(ss, c.compare)
 	}
 	var err error
 	n := 0
@@ -320,12 +346,9 @@ func (f *seriesFamily) order(ss []*series, c *comparer) ([]*series, error) {
 		if i > 0 && same(i) {
 			if err == nil {
 				err = fmt.Errorf("collected metric %s with labels %s was collected before with the same name and label values",
-					f.name, labelString(s.labels))
+					f.name, labelString(s))
 			}
 			continue
-		}
-		if s.counter != (f.typ == dto.MetricType_COUNTER) {
-			return nil, fmt.Errorf("collected metric %s is not of its family's type", f.name)
 		}
 		ss[n] = s
 		n++
@@ -336,8 +359,7 @@ func (f *seriesFamily) order(ss []*series, c *comparer) ([]*series, error) {
 // sortKey is a series with its label values joined by NUL bytes: with no
 // NUL in any value (and as many labels in every series, as a descriptor
 // fixes) the keys sort as the registry sorts the series, in one memcmp
-// each instead of a pointer walk per label. kubiya_job_info, sorted by
-// cron_schedule first, is the family this is for.
+// each instead of a walk per label.
 type sortKey struct {
 	key string
 	i   int
@@ -348,17 +370,18 @@ func sortKeys(ss []*series) ([]sortKey, bool) {
 	var buf []byte
 	ends := make([]int, len(ss))
 	for i, s := range ss {
-		if len(s.labels) != len(ss[0].labels) {
+		if s.numLabels() != ss[0].numLabels() {
 			return nil, false
 		}
-		for j, l := range s.labels {
-			if strings.IndexByte(*l.Value, 0) >= 0 {
+		for j := range s.numLabels() {
+			v := s.labelValue(j)
+			if strings.IndexByte(v, 0) >= 0 {
 				return nil, false
 			}
 			if j > 0 {
 				buf = append(buf, 0)
 			}
-			buf = append(buf, *l.Value...)
+			buf = append(buf, v...)
 		}
 		ends[i] = len(buf)
 	}
@@ -388,14 +411,15 @@ func (g gathered) metricFamily() *dto.MetricFamily {
 	return &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: ptrs}
 }
 
-func labelString(ls []*dto.LabelPair) string {
+func labelString(s *series) string {
 	var b strings.Builder
 	b.WriteByte('{')
-	for i, l := range ls {
+	for i := range s.numLabels() {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "%s=%q", *l.Name, *l.Value)
+		name, value := s.label(i)
+		fmt.Fprintf(&b, "%s=%q", *name, *value)
 	}
 	b.WriteByte('}')
 	return b.String()

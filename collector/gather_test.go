@@ -107,7 +107,7 @@ func TestScrapeRegistryMatchesRegistry(t *testing.T) {
 				var dup []prometheus.Metric
 				for _, m := range ms {
 					dup = append(dup, m)
-					if s, ok := m.(*series); ok && s.desc == jobEnabledDesc {
+					if s, ok := m.(*series); ok && s.Desc() == jobEnabledDesc {
 						dup = append(dup, m)
 					}
 				}

@@ -216,7 +216,7 @@ func TestScheduleCacheRecomputesOnlyWhenNextPasses(t *testing.T) {
 	}
 }
 
-// TestInvalidScheduleLoggedOncePerChange drives emitJob as scrapes do and
+// TestInvalidScheduleLoggedOncePerChange drives emitJobs as scrapes do and
 // counts the warnings.
 func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 	logger := &lineLogger{}
@@ -224,7 +224,7 @@ func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 	scrape := func(expr, tz string) (valid float64, series int) {
 		job := &kubiya.Job{ID: "job_x", Name: "x", TriggerType: "cron", CronSchedule: expr, CronTimezone: tz}
 		ch := make(chan prometheus.Metric, 64)
-		e.emitJob(ch, 0, job.ID, job, fixedNow)
+		e.emitJobs(ch, []result{{id: job.ID, job: job}}, fixedNow)
 		close(ch)
 		valid = -1
 		for m := range ch {

@@ -15,11 +15,12 @@ import (
 // Series construction, the hot path of a large scrape: at 10,000 jobs a
 // scrape emits about 160,000 series, and the registry holds all of them
 // until the answer is written. prometheus.MustNewConstMetric copies the
-// label values and allocates a fresh label pair (two strings, a struct) per
-// label per series: for a job's 16 series with 5 to 14 labels that is
-// about 250 allocations and 20 KiB. Here the series of one job share one
-// set of label pairs (the registry treats a collected metric's labels as
-// immutable, so sharing is safe) and come from a single allocation.
+// label values and allocates a label pair (two strings, a struct) per
+// label per series: for a job's 16 series with 5 to 14 labels, about 250
+// allocations and 20 KiB. Here a series is 24 bytes (its job, value,
+// family and label set); the job holds the label values once, and their
+// exposition text, escaped once per job. The jobs of a scrape live in one
+// allocation, in the order the families are written.
 
 // Indexes of a job's label values. The first five are the per-job labels
 // in the sorted order the registry wants; the rest are kubiya_job_info's.
@@ -41,7 +42,7 @@ const (
 	numJobValues
 )
 
-// Label names the pairs point to. Read-only, like the descriptors.
+// Label names of the values. Read-only, like the descriptors.
 var jobValueNames = [numJobValues]string{
 	"entity_id", "entity_name", "entity_type", "job_id", "job_name",
 	"cron_schedule", "cron_timezone", "environment_name", "executor_type", "organization_id",
@@ -49,25 +50,25 @@ var jobValueNames = [numJobValues]string{
 }
 
 // infoLabelOrder lists kubiya_job_info's labels sorted by name, as the
-// registry needs them (TestSeriesLabelOrder checks it).
+// registry needs them (TestLabelSetsMatchDescriptors checks it).
 var infoLabelOrder = [...]int{
 	vCronSchedule, vCronTimezone, vEntityID, vEntityName, vEntityType, vEnvironmentName,
 	vExecutorType, vJobID, vJobName, vOrganizationID, vPlanningMode, vStatus,
 	vTriggerType, vWorkerQueueName,
 }
 
-// knownStatusPairs are the label pairs of the kubiya_job_status state set,
-// the same for every job. Read-only.
-var knownStatusPairs = func() []*dto.LabelPair {
-	pairs := make([]*dto.LabelPair, len(knownStatuses))
-	for i := range knownStatuses {
-		pairs[i] = &dto.LabelPair{Name: &jobValueNames[vStatus], Value: &knownStatuses[i]}
+// knownStatusText is the label text of each known status after the
+// per-job labels. Read-only.
+var knownStatusText = func() []string {
+	texts := make([]string, len(knownStatuses))
+	for i, st := range knownStatuses {
+		texts[i] = string(appendLabel([]byte{','}, jobValueNames[vStatus], st))
 	}
-	return pairs
+	return texts
 }()
 
 // statusSortOrder visits knownStatuses in the order of their values, so
-// a job's status series arrive sorted (see sortResults).
+// a job's status series go out sorted.
 var statusSortOrder = func() []int {
 	order := make([]int, len(knownStatuses))
 	for i := range order {
@@ -77,64 +78,87 @@ var statusSortOrder = func() []int {
 	return order
 }()
 
-// sortResults orders results as the registry sorts most metric families:
-// by the per-job label values in label-name order. Families must reach the
-// answer sorted; on input already in order ScrapeRegistry (gather.go)
-// checks the order in one pass, and prometheus.Registry's sort is linear
-// instead of n log n. Failed results, which only have kubiya_job_up, go by
-// ID.
-func sortResults(results []result) {
-	key := func(r *result) [numJobLabels]string {
-		if r.job == nil {
-			return [numJobLabels]string{vJobID: r.id}
-		}
-		j := r.job
-		return [numJobLabels]string{vEntityID: j.EntityID, vEntityName: j.EntityName, vEntityType: j.EntityType, vJobID: r.id, vJobName: j.Name}
-	}
-	slices.SortFunc(results, func(a, b result) int {
-		ka, kb := key(&a), key(&b)
-		for i := range ka {
-			if c := strings.Compare(ka[i], kb[i]); c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
-}
-
 // maxJobSeries is the most series one job has: up, info, enabled, five
 // status (four known and an unknown one), three counters, five timestamps
 // and three schedule gauges.
 const (
-	maxJobSeries  = 19
-	numJobLabels  = 5
-	maxStatusSets = 5
+	maxJobSeries = 19
+	numJobLabels = 5
 )
 
-// series is one collected metric: a prometheus.Metric whose dto parts
-// live in its job's jobSeries.
+// labelSet says which labels a series has.
+type labelSet uint8
+
+const (
+	labelsJob           labelSet = iota // the per-job labels
+	labelsUp                            // job_id
+	labelsInfo                          // infoLabelOrder
+	labelsStatusUnknown                 // per-job labels, status = the job's own
+	// labelsStatus+i: per-job labels, status = knownStatuses[i].
+	labelsStatus
+)
+
+// series is one collected metric of a job: a prometheus.Metric whose
+// labels are its job's.
 type series struct {
-	desc    *prometheus.Desc
-	labels  []*dto.LabelPair // sorted by name; shared, never written
-	v       float64
-	counter bool // else a gauge
-	// job is the series' job (nil for emitJobDown's); prefixed says the
-	// first numJobLabels labels are job.jobLabels, so the scrape registry
-	// can compare and write them per job instead of per label (gather.go).
-	job      *jobSeries
-	prefixed bool
+	job    *jobSeries
+	v      float64
+	family uint8 // index in seriesFamilies, which fixes the descriptor and type
+	labels labelSet
 }
 
-func (s *series) value() float64 { return s.v }
+func (s *series) Desc() *prometheus.Desc { return seriesFamilies[s.family].desc }
 
-func (s *series) Desc() *prometheus.Desc { return s.desc }
+// prefixed says the first numJobLabels labels are the per-job ones, so the
+// scrape registry can compare and write them per job (gather.go).
+func (s *series) prefixed() bool { return s.labels == labelsJob || s.labels >= labelsStatusUnknown }
+
+func (s *series) numLabels() int {
+	switch {
+	case s.labels == labelsJob:
+		return numJobLabels
+	case s.labels == labelsUp:
+		return 1
+	case s.labels == labelsInfo:
+		return len(infoLabelOrder)
+	}
+	return numJobLabels + 1
+}
+
+// label returns the name and value of the series' i-th label in name
+// order. Names and values are never written after the job is built.
+func (s *series) label(i int) (name, value *string) {
+	v := i
+	switch {
+	case s.labels == labelsUp:
+		v = vJobID
+	case s.labels == labelsInfo:
+		v = infoLabelOrder[i]
+	case i == numJobLabels && s.labels >= labelsStatus:
+		return &jobValueNames[vStatus], &knownStatuses[s.labels-labelsStatus]
+	case i == numJobLabels:
+		v = vStatus
+	}
+	return &jobValueNames[v], &s.job.values[v]
+}
+
+func (s *series) labelValue(i int) string {
+	_, v := s.label(i)
+	return *v
+}
 
 func (s *series) Write(m *dto.Metric) error {
-	// The dto value is made on demand: the text path never asks for it
-	// (gather.go), and keeping one per series would cost 48 bytes each.
+	// dto labels and value are made on demand: the text path never asks
+	// for them (gather.go), and keeping them would triple a scrape's memory.
+	n := s.numLabels()
+	pairs := make([]dto.LabelPair, n)
+	m.Label = make([]*dto.LabelPair, n)
+	for i := range pairs {
+		pairs[i].Name, pairs[i].Value = s.label(i)
+		m.Label[i] = &pairs[i]
+	}
 	v := s.v
-	m.Label = s.labels
-	if s.counter {
+	if seriesFamilies[s.family].typ == dto.MetricType_COUNTER {
 		m.Counter = &dto.Counter{Value: &v}
 	} else {
 		m.Gauge = &dto.Gauge{Value: &v}
@@ -142,43 +166,52 @@ func (s *series) Write(m *dto.Metric) error {
 	return nil
 }
 
-// jobSeries holds every series of one job in one allocation.
+// jobSeries is one job's label values and series.
 type jobSeries struct {
-	values       [numJobValues]string
-	pairs        [numJobValues]dto.LabelPair
-	jobLabels    [numJobLabels]*dto.LabelPair
-	infoLabels   [numJobValues]*dto.LabelPair
-	statusLabels [maxStatusSets][numJobLabels + 1]*dto.LabelPair
-	series       [maxJobSeries]series
-	n, nStatus   int
-	// seq is the job's place in its scrape's emission order; jobText its
-	// per-job labels as exposition text (entity_id="…",…,job_name="…"),
-	// written once for the job's 15 or so series.
-	seq     int
-	jobText []byte
+	values [numJobValues]string
+	// text holds the job's label text as the exposition format writes it
+	// between braces: the per-job labels, then kubiya_job_up's, then
+	// kubiya_job_info's, then an unknown status' (",status=…"), ending at
+	// the offsets in ends.
+	text   []byte
+	ends   [4]int32
+	series [maxJobSeries]series
+	n      int32
+	// seq is the job's place in its scrape, in per-job label order.
+	seq int32
 }
 
-// downSeries is kubiya_job_up 0 for a job that was not fetched.
-type downSeries struct {
-	value  string
-	pair   dto.LabelPair
-	labels [1]*dto.LabelPair
-	series series
+// Pieces of jobSeries.text.
+const (
+	textJob = iota
+	textUp
+	textInfo
+	textStatus
+)
+
+func (js *jobSeries) textPiece(p int) []byte {
+	start := int32(0)
+	if p > 0 {
+		start = js.ends[p-1]
+	}
+	return js.text[start:js.ends[p]]
 }
 
-// emitJobDown writes kubiya_job_up 0 for id, the only series of a job that
-// was not fetched and decoded this scrape.
-func emitJobDown(ch chan<- prometheus.Metric, id string) {
-	d := &downSeries{value: labelValue(id)}
-	d.pair.Name, d.pair.Value = &jobValueNames[vJobID], &d.value
-	d.labels[0] = &d.pair
-	d.series = series{desc: jobUpDesc, labels: d.labels[:]}
-	ch <- &d.series
-}
+// textArena holds the label text of one scrape in a few large chunks
+// instead of one allocation per job; the jobs' text is then adjacent in
+// memory in the order it is written.
+type textArena struct{ buf []byte }
 
-func newJobSeries(seq int, id string, j *kubiya.Job) *jobSeries {
-	js := &jobSeries{seq: seq}
-	js.values = [numJobValues]string{
+const (
+	textChunk = 256 << 10
+	// maxJobText bounds one job's text: its values cut to
+	// MaxLabelValueLen, all escaped, written twice, and their names.
+	maxJobText = 4*numJobValues*MaxLabelValueLen + 1024
+)
+
+// jobValues returns job j's label values (by the v* indexes).
+func jobValues(id string, j *kubiya.Job) [numJobValues]string {
+	return [numJobValues]string{
 		vEntityID: labelValue(j.EntityID), vEntityName: labelValue(j.EntityName),
 		vEntityType: labelValue(j.EntityType), vJobID: labelValue(id), vJobName: labelValue(j.Name),
 		vCronSchedule: labelValue(j.CronSchedule), vCronTimezone: labelValue(j.CronTimezone),
@@ -187,90 +220,213 @@ func newJobSeries(seq int, id string, j *kubiya.Job) *jobSeries {
 		vStatus: labelValue(j.Status), vTriggerType: labelValue(j.TriggerType),
 		vWorkerQueueName: labelValue(j.WorkerQueueName),
 	}
-	for i := range js.pairs {
-		js.pairs[i].Name, js.pairs[i].Value = &jobValueNames[i], &js.values[i]
+}
+
+// render writes the job's label text into the arena.
+func (js *jobSeries) render(arena *textArena, unknownStatus bool) {
+	if cap(arena.buf)-len(arena.buf) < maxJobText {
+		arena.buf = make([]byte, 0, textChunk)
 	}
+	b := arena.buf
+	start := len(b)
+	mark := func(p int) { js.ends[p] = int32(len(b) - start) }
 	for i := range numJobLabels {
-		js.jobLabels[i] = &js.pairs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendLabel(b, jobValueNames[i], js.values[i])
 	}
+	mark(textJob)
+	b = appendLabel(b, jobValueNames[vJobID], js.values[vJobID])
+	mark(textUp)
 	for i, v := range infoLabelOrder {
-		js.infoLabels[i] = &js.pairs[v]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendLabel(b, jobValueNames[v], js.values[v])
 	}
-	js.jobText = appendLabelText(make([]byte, 0, jobTextSize(js.values[:numJobLabels])), js.jobLabels[:])
-	return js
+	mark(textInfo)
+	if unknownStatus {
+		b = appendLabel(append(b, ','), jobValueNames[vStatus], js.values[vStatus])
+	}
+	mark(textStatus)
+	arena.buf = b
+	js.text = b[start:len(b):len(b)]
 }
 
-func (js *jobSeries) add(d *prometheus.Desc, labels []*dto.LabelPair, v float64, counter bool) *series {
-	i := js.n
+func (js *jobSeries) add(family int, labels labelSet, v float64) {
+	js.series[js.n] = series{job: js, v: v, family: uint8(family), labels: labels}
 	js.n++
-	s := &js.series[i]
-	s.desc, s.labels, s.job = d, labels, js
-	s.prefixed = len(labels) >= numJobLabels && [numJobLabels]*dto.LabelPair(labels) == js.jobLabels
-	s.v, s.counter = v, counter
-	return s
 }
 
-func (js *jobSeries) gauge(d *prometheus.Desc, v float64) *series {
-	return js.add(d, js.jobLabels[:], v, false)
-}
-
-func (js *jobSeries) timestamp(d *prometheus.Desc, t kubiya.Time) {
+func (js *jobSeries) timestamp(family int, t kubiya.Time) {
 	if !t.IsZero() {
-		js.gauge(d, timestampSeconds(t.Time))
+		js.add(family, labelsJob, timestampSeconds(t.Time))
 	}
 }
 
-// statusLabels returns the per-job labels plus status=pair.
-func (js *jobSeries) statusLabelsWith(pair *dto.LabelPair) []*dto.LabelPair {
-	ls := &js.statusLabels[js.nStatus]
-	js.nStatus++
-	copy(ls[:], js.jobLabels[:])
-	ls[numJobLabels] = pair
-	return ls[:]
-}
+// Places in jobSeries.series of the two series not written in per-job
+// label order.
+const (
+	upSeries   = 0
+	infoSeries = 1
+)
 
-// emitJob writes every series of one fetched job, kubiya_job_up 1 included.
-// seq is the job's place in this scrape's order.
-func (e *Exporter) emitJob(ch chan<- prometheus.Metric, seq int, id string, j *kubiya.Job, now time.Time) {
-	js := newJobSeries(seq, id, j)
-	js.add(jobUpDesc, js.jobLabels[vJobID:vJobID+1], 1, false)
-	js.add(jobInfoDesc, js.infoLabels[:], 1, false)
-	js.gauge(jobEnabledDesc, boolFloat(j.Enabled))
-	known := false
+// build fills js with every series of fetched job j, kubiya_job_up 1
+// first and kubiya_job_info second.
+func (e *Exporter) build(js *jobSeries, values *[numJobValues]string, id string, j *kubiya.Job, now time.Time, arena *textArena) {
+	js.values = *values
+	unknown := !slices.Contains(knownStatuses, js.values[vStatus])
+	js.render(arena, unknown)
+	js.add(familyOf.up, labelsUp, 1)
+	js.add(familyOf.info, labelsInfo, 1)
+	js.add(familyOf.enabled, labelsJob, boolFloat(j.Enabled))
+	// The state set in order of the status values, an unknown status in
+	// its place among them.
 	for _, i := range statusSortOrder {
-		st := knownStatuses[i]
-		known = known || st == j.Status
-		js.add(jobStatusDesc, js.statusLabelsWith(knownStatusPairs[i]), boolFloat(st == j.Status), false)
+		if unknown && js.values[vStatus] < knownStatuses[i] {
+			js.add(familyOf.status, labelsStatusUnknown, 1)
+			unknown = false
+		}
+		js.add(familyOf.status, labelsStatus+labelSet(i), boolFloat(knownStatuses[i] == js.values[vStatus]))
 	}
-	if !known {
-		js.add(jobStatusDesc, js.statusLabelsWith(&js.pairs[vStatus]), 1, false)
+	if unknown {
+		js.add(familyOf.status, labelsStatusUnknown, 1)
 	}
-	js.add(jobExecutionsDesc, js.jobLabels[:], float64(j.TotalExecutions), true)
-	js.add(jobSucceededDesc, js.jobLabels[:], float64(j.SuccessfulExecs), true)
-	js.add(jobFailedDesc, js.jobLabels[:], float64(j.FailedExecutions), true)
-	js.timestamp(jobLastExecutionDesc, j.LastExecutionAt)
-	js.timestamp(jobNextExecutionDesc, j.NextExecutionAt)
-	js.timestamp(jobLastTriggeredDesc, j.LastTriggeredAt)
-	js.timestamp(jobCreatedDesc, j.CreatedAt)
-	js.timestamp(jobUpdatedDesc, j.UpdatedAt)
+	js.add(familyOf.executions, labelsJob, float64(j.TotalExecutions))
+	js.add(familyOf.succeeded, labelsJob, float64(j.SuccessfulExecs))
+	js.add(familyOf.failed, labelsJob, float64(j.FailedExecutions))
+	js.timestamp(familyOf.lastExecution, j.LastExecutionAt)
+	js.timestamp(familyOf.nextExecution, j.NextExecutionAt)
+	js.timestamp(familyOf.lastTriggered, j.LastTriggeredAt)
+	js.timestamp(familyOf.created, j.CreatedAt)
+	js.timestamp(familyOf.updated, j.UpdatedAt)
 
 	if j.TriggerType == "cron" && j.CronSchedule != "" {
 		prev, next, valid, changed, err := e.schedules.lookup(id, j.CronSchedule, j.CronTimezone, now)
-		js.gauge(scheduleValidDesc, boolFloat(valid))
+		js.add(familyOf.scheduleValid, labelsJob, boolFloat(valid))
 		switch {
 		case !valid && changed:
 			level.Warn(e.logger).Log("msg", "cron schedule does not parse", "job_id", js.values[vJobID],
 				"cron_schedule", js.values[vCronSchedule], "cron_timezone", js.values[vCronTimezone], "err", logErr(err))
 		case valid:
 			if !prev.IsZero() {
-				js.gauge(schedulePrevDesc, timestampSeconds(prev))
+				js.add(familyOf.schedulePrev, labelsJob, timestampSeconds(prev))
 			}
 			if !next.IsZero() {
-				js.gauge(scheduleNextDesc, timestampSeconds(next))
+				js.add(familyOf.scheduleNext, labelsJob, timestampSeconds(next))
 			}
 		}
 	}
-	for i := range js.n {
-		ch <- &js.series[i]
+}
+
+// buildDown fills js with kubiya_job_up 0, the only series of a job that
+// was not fetched and decoded this scrape.
+func buildDown(js *jobSeries, id string, arena *textArena) {
+	js.values[vJobID] = labelValue(id)
+	js.render(arena, false)
+	js.add(familyOf.up, labelsUp, 0)
+}
+
+// upEntry is one kubiya_job_up series: of fetched job number i, or of
+// down job number i.
+type upEntry struct {
+	id   string // its job_id label value
+	i    int
+	down bool
+}
+
+// emitJobs writes the series of every result: kubiya_job_up for each, all
+// the others for each fetched job. Every family goes out in the order the
+// registry sorts it in (by label values, in label-name order), so the
+// scrape registry only checks the order in one pass (gather.go): the
+// per-job families ordered by the per-job labels, then kubiya_job_info by
+// its own labels, then kubiya_job_up by job_id.
+func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now time.Time) {
+	var fetched []*result
+	var values [][numJobValues]string
+	var downIDs []string
+	ups := make([]upEntry, 0, len(results))
+	for i := range results {
+		r := &results[i]
+		if r.err != nil {
+			ups = append(ups, upEntry{id: labelValue(r.id), i: len(downIDs), down: true})
+			downIDs = append(downIDs, r.id)
+			continue
+		}
+		values = append(values, jobValues(r.id, r.job))
+		ups = append(ups, upEntry{id: values[len(fetched)][vJobID], i: len(fetched)})
+		fetched = append(fetched, r)
 	}
+
+	// IDs are unique, but two can share a label value once cut to
+	// MaxLabelValueLen or made valid UTF-8: the first collected is
+	// reported, as a registry would keep it.
+	slices.SortStableFunc(ups, func(a, b upEntry) int { return strings.Compare(a.id, b.id) })
+	order := make([]int, 0, len(fetched)) // fetched jobs to report
+	n := 0
+	for k, u := range ups {
+		if k > 0 && u.id == ups[n-1].id {
+			level.Warn(e.logger).Log("msg", "two job IDs give the same job_id label value; reporting the first", "job_id", u.id)
+			continue
+		}
+		if !u.down {
+			order = append(order, u.i)
+		}
+		ups[n] = u
+		n++
+	}
+	ups = ups[:n]
+
+	// The jobs in per-job label order, the order in which every family but
+	// two reads them, in one allocation.
+	slices.SortFunc(order, func(a, b int) int {
+		return compareValues(values[a][:numJobLabels], values[b][:numJobLabels])
+	})
+	jobs := make([]jobSeries, len(order)+len(downIDs))
+	at := make([]int, len(fetched)) // fetched job -> place in jobs
+	var arena textArena
+	for k, f := range order {
+		js := &jobs[k]
+		e.build(js, &values[f], fetched[f].id, fetched[f].job, now, &arena)
+		js.seq = int32(k)
+		at[f] = k
+		for i := infoSeries + 1; i < int(js.n); i++ {
+			ch <- &js.series[i]
+		}
+	}
+	byInfo := make([]*jobSeries, len(order))
+	for k := range byInfo {
+		byInfo[k] = &jobs[k]
+	}
+	slices.SortFunc(byInfo, func(a, b *jobSeries) int {
+		for _, v := range infoLabelOrder {
+			if c := strings.Compare(a.values[v], b.values[v]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	for _, js := range byInfo {
+		ch <- &js.series[infoSeries]
+	}
+	down := jobs[len(order):]
+	for _, u := range ups {
+		if u.down {
+			js := &down[u.i]
+			buildDown(js, downIDs[u.i], &arena)
+			ch <- &js.series[upSeries]
+		} else {
+			ch <- &jobs[at[u.i]].series[upSeries]
+		}
+	}
+}
+
+func compareValues(a, b []string) int {
+	for i, v := range a {
+		if c := strings.Compare(v, b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }

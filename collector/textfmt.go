@@ -7,33 +7,17 @@ import (
 )
 
 // The text exposition of the job series, written from the series
-// themselves instead of dto.MetricFamily: a job's five per-job labels are
-// on some 15 series, so they are escaped and written once per job
-// (jobSeries.jobText) and copied per series. The bytes are expfmt's
-// (TestScrapeRegistryText compares them).
+// themselves instead of dto.MetricFamily: a job's label text is escaped
+// once (jobSeries.render) and copied into each of its series' lines. The
+// bytes are expfmt's (TestScrapeRegistryMatchesRegistry compares them).
 
-// appendLabelText appends labels as the text format writes them between
-// the braces: name="escaped value", comma-separated.
-func appendLabelText(buf []byte, labels []*dto.LabelPair) []byte {
-	for i, lp := range labels {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, lp.GetName()...)
-		buf = append(buf, '=', '"')
-		buf = textenc.AppendEscaped(buf, lp.GetValue(), true)
-		buf = append(buf, '"')
-	}
-	return buf
-}
-
-// jobTextSize is the size of the per-job label text without escapes.
-func jobTextSize(values []string) int {
-	n := 0
-	for i, v := range values {
-		n += len(jobValueNames[i]) + len(v) + 4
-	}
-	return n
+// appendLabel appends one label as the text format writes it between the
+// braces: name="escaped value".
+func appendLabel(buf []byte, name, value string) []byte {
+	buf = append(buf, name...)
+	buf = append(buf, '=', '"')
+	buf = textenc.AppendEscaped(buf, value, true)
+	return append(buf, '"')
 }
 
 // appendHeader appends the family's HELP and TYPE lines.
@@ -53,20 +37,22 @@ func (f *seriesFamily) appendHeader(buf []byte) []byte {
 // appendSeriesText appends one sample line of s in family name.
 func appendSeriesText(buf []byte, name string, s *series) []byte {
 	buf = append(buf, name...)
-	if len(s.labels) > 0 {
-		buf = append(buf, '{')
-		if s.prefixed {
-			buf = append(buf, s.job.jobText...)
-			if len(s.labels) > numJobLabels {
-				buf = append(buf, ',')
-				buf = appendLabelText(buf, s.labels[numJobLabels:])
-			}
-		} else {
-			buf = appendLabelText(buf, s.labels)
+	buf = append(buf, '{')
+	js := s.job
+	switch {
+	case s.labels == labelsUp:
+		buf = append(buf, js.textPiece(textUp)...)
+	case s.labels == labelsInfo:
+		buf = append(buf, js.textPiece(textInfo)...)
+	default:
+		buf = append(buf, js.textPiece(textJob)...)
+		if s.labels == labelsStatusUnknown {
+			buf = append(buf, js.textPiece(textStatus)...)
+		} else if s.labels >= labelsStatus {
+			buf = append(buf, knownStatusText[s.labels-labelsStatus]...)
 		}
-		buf = append(buf, '}')
 	}
-	buf = append(buf, ' ')
-	buf = textenc.AppendFloat(buf, s.value())
+	buf = append(buf, '}', ' ')
+	buf = textenc.AppendFloat(buf, s.v)
 	return append(buf, '\n')
 }

@@ -1,0 +1,120 @@
+package collector
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kubiya/kubiya_exporter/kubiya"
+)
+
+// oddJobs need escaping, are changed by labelValue, tie on their per-job
+// labels until job_id, or have a status outside the state set (sorting
+// before, between and after the known ones).
+func oddJobs() []*kubiya.Job {
+	long := strings.Repeat("x", MaxLabelValueLen+10)
+	return []*kubiya.Job{
+		{ID: "b", Name: "quote\"back\\slash\nnewline", EntityID: "e", Status: "weird\"", TriggerType: "cron", CronSchedule: "*/5 * * * *"},
+		{ID: "a", Name: "bad utf8 \xff", EntityID: "e", Status: "active", CronTimezone: "x\ny"},
+		{ID: long + "1", Name: "n", EntityName: long + "2", Status: "paused"},
+		{ID: long + "0", Name: "n", EntityName: long + "1", Status: "paused"},
+		{ID: "c", Name: "same", Status: "archived"}, {ID: "d", Name: "same", Status: "a"},
+		{ID: "n\x00ul", Name: "\x00", CronSchedule: "\x00"},
+	}
+}
+
+// TestFamiliesEmittedInOrder: the collector sends every family of job
+// series in the registry's order, so the scrape registry takes its one-pass
+// path and never sorts them (gather.go).
+func TestFamiliesEmittedInOrder(t *testing.T) {
+	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
+	for name, e := range map[string]*Exporter{
+		"golden (with failing jobs)": golden,
+		"discovery":                  newDiscoveryExporter(simulatorJobs(t, 300)),
+		"odd":                        newDiscoveryExporter(&kubiya.JobList{Jobs: oddJobs()}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			fams := make([][]*series, len(seriesFamilies))
+			maxSeq := -1
+			for _, m := range collectAll(e.Scrape(ctx)) {
+				if s, ok := m.(*series); ok {
+					fams[s.family] = append(fams[s.family], s)
+					maxSeq = max(maxSeq, int(s.job.seq))
+				}
+			}
+			if c := newComparer(fams, maxSeq); !c.ordered {
+				t.Error("jobs by seq are not strictly ordered by their per-job labels")
+			}
+			byLabels := &comparer{} // compares label values only
+			for f, ss := range fams {
+				for i := 1; i < len(ss); i++ {
+					if byLabels.compare(ss[i-1], ss[i]) >= 0 {
+						t.Errorf("%s: %s sent before %s", seriesFamilies[f].name, labelString(ss[i-1]), labelString(ss[i]))
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestJobSeriesConsistent: a pedantic registry, which checks every
+// metric's labels against its descriptor, accepts the job series of every
+// label set (unknown statuses, failing jobs, values labelValue changes).
+func TestJobSeriesConsistent(t *testing.T) {
+	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
+	for name, e := range map[string]*Exporter{
+		"golden": golden,
+		"odd":    newDiscoveryExporter(&kubiya.JobList{Jobs: oddJobs()}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			reg := prometheus.NewPedanticRegistry()
+			reg.MustRegister(e.Scrape(ctx))
+			if _, err := reg.Gather(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestSameJobIDLabel: two IDs that give the same job_id label value (cut
+// to MaxLabelValueLen) report the first listed, with a warning, and no
+// duplicate series.
+func TestSameJobIDLabel(t *testing.T) {
+	long := strings.Repeat("y", MaxLabelValueLen)
+	logger := &lineLogger{}
+	e := New(staticLister{&kubiya.JobList{Jobs: []*kubiya.Job{
+		{ID: long + "second-in-id-order-but-listed-first", Name: "first"},
+		{ID: long + "a", Name: "second"},
+		{ID: "short", Name: "other"},
+	}}}, logger, Options{Discovery: Discovery{Enabled: true}, Now: func() time.Time { return fixedNow }})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.Scrape(context.Background()))
+	if n, err := testutil.GatherAndCount(reg, "kubiya_job_up", "kubiya_job_info"); err != nil || n != 4 {
+		t.Fatalf("kubiya_job_up and kubiya_job_info: %d series, err %v; want 4", n, err)
+	}
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "kubiya_job_info" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "job_name" && l.GetValue() == "second" {
+					t.Error("the second job with the same job_id label was reported")
+				}
+			}
+		}
+	}
+	lines := strings.Join(logger.Lines(), "\n")
+	if !strings.Contains(lines, "same job_id label value") {
+		t.Errorf("no warning logged:\n%s", lines)
+	}
+}
