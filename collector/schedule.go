@@ -208,7 +208,18 @@ func (c *scheduleCache) lookup(jobID, expr, tz string, now time.Time) (prev, nex
 		return time.Time{}, time.Time{}, false, changed, err
 	}
 	if !st.computed || (!st.next.IsZero() && !now.Before(st.next)) || now.Before(st.prev) {
-		st.prev, st.next = st.sched.previous(now), st.sched.next(now)
+		// When only the next fire time passed (the usual step for a
+		// frequent schedule) one step forward finds both times; otherwise
+		// search back for prev.
+		var after time.Time
+		if st.computed && !st.next.IsZero() && !now.Before(st.next) {
+			after = st.sched.next(st.next)
+		}
+		if after.After(now) {
+			st.prev, st.next = st.next, after
+		} else {
+			st.prev, st.next = st.sched.previous(now), st.sched.next(now)
+		}
 		st.computed = true
 		c.computeRuns++
 	}

@@ -293,3 +293,38 @@ func metricValue(t testing.TB, m prometheus.Metric) float64 {
 	}
 	return pb.GetCounter().GetValue()
 }
+
+// TestScheduleCacheStepsMatchSearch: however the cache moves forward (one
+// step when only the next fire time passed, a search otherwise, the clock
+// going back), it gives the fire times a fresh computation gives.
+func TestScheduleCacheStepsMatchSearch(t *testing.T) {
+	for _, tc := range []struct{ expr, tz string }{
+		{"*/1 * * * *", "UTC"}, {"*/15 * * * *", "UTC"}, {"30 2 * * *", "Europe/Berlin"},
+		{"0 9 * * 1-5", "America/New_York"}, {"0 0 13 * 5", "UTC"}, {"0 0 30 2 *", "UTC"},
+	} {
+		t.Run(tc.expr+" "+tc.tz, func(t *testing.T) {
+			sched, err := parseSchedule(tc.expr, tc.tz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newScheduleCache()
+			// Steps of 20 s to 3 days, through both 2025 DST changes, and
+			// back once.
+			now := time.Date(2025, 3, 28, 23, 0, 0, 0, time.UTC)
+			steps := []time.Duration{20 * time.Second, 40 * time.Second, time.Minute, 7 * time.Minute, time.Hour, 26 * time.Hour, 72 * time.Hour}
+			for i := range 400 {
+				now = now.Add(steps[i%len(steps)])
+				if i == 200 {
+					now = now.Add(-50 * time.Hour)
+				}
+				prev, next, valid, _, _ := c.lookup("job", tc.expr, tc.tz, now)
+				if !valid {
+					t.Fatal("not valid")
+				}
+				if wantPrev, wantNext := sched.previous(now), sched.next(now); !prev.Equal(wantPrev) || !next.Equal(wantNext) {
+					t.Fatalf("at %s: cache says %s / %s, search says %s / %s", now, prev, next, wantPrev, wantNext)
+				}
+			}
+		})
+	}
+}
