@@ -56,6 +56,7 @@ func run(args []string, getenv func(string) string) int {
 		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
 		shardIndex    = app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reports only the jobs (static and discovered) whose ID hashes to it (FNV-1a 64 of the ID, modulo --total-shards). See docs/scaling.md.").Default("0").Int()
 		totalShards   = app.Flag("total-shards", "How many shards the jobs are split into; 1 means no sharding.").Default("1").Int()
+		gzipCache     = app.Flag("web.compression-cache", "Keep the gzip-compressed form of the last two /metrics answers, in segments of about 47 KB, and send the segments that did not change as they are instead of compressing them again. On large answers (thousands of jobs) this saves most of gzip's CPU, for answers about 2% larger and up to 64 MiB of memory (7 to 10 MB at 10,000 jobs); answers under 256 KiB are not cached. See docs/scaling.md.").Default("true").Bool()
 	)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -115,7 +116,7 @@ func run(args []string, getenv func(string) string) int {
 		"discovery", safeConfig.Get().Discovery.Enabled, "shard", shard.Index, "total_shards", shard.Total)
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, logger))
+	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, logger, *gzipCache))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -234,10 +235,11 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 }
 
 // metricsHandler serves one registry per request, as mysqld_exporter does,
-// so the scrape's deadline reaches every API request.
-func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, logger log.Logger) http.Handler {
+// so the scrape's deadline reaches every API request. gzipCache turns on
+// the compressed-segment cache, whose metrics go to global.
+func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, logger log.Logger, gzipCache bool) http.Handler {
 	errorLog := &promhttpLogger{logger: logger}
-	gzip := exposition.NewGzip()
+	gzip := exposition.NewGzip(exposition.GzipOptions{Cache: gzipCache, Registerer: global})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := current.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))

@@ -52,7 +52,7 @@ func newListHandlerShared(tb testing.TB, n int, shard collector.Shard, sim *simu
 	}
 	var current atomic.Pointer[scrapeTarget]
 	current.Store(target)
-	return metricsHandler(global, &current, 0, log.NewNopLogger()), sim
+	return metricsHandler(global, &current, 0, log.NewNopLogger(), true), sim
 }
 
 func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRecorder {

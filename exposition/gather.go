@@ -6,11 +6,8 @@ package exposition
 
 import (
 	"errors"
-	"net/http"
 	"strings"
-	"sync"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -101,95 +98,4 @@ func wrapFamilies(mfs []*dto.MetricFamily) []collector.TextFamily {
 
 func gathered(mfs []*dto.MetricFamily, err error) prometheus.Gatherer {
 	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return mfs, err })
-}
-
-// Gzip compresses answers for clients that accept gzip, as
-// Prometheus does, at klauspost/compress's fastest level: on this
-// exposition text (long, repetitive label sets) it costs about a sixth of
-// the CPU of compress/gzip's default level (which promhttp uses) for a
-// similar size (BENCHMARKS.md).
-type Gzip struct{ pool sync.Pool }
-
-// NewGzip returns a Gzip with an empty pool of writers.
-func NewGzip() *Gzip {
-	return &Gzip{pool: sync.Pool{New: func() any {
-		w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-		return w
-	}}}
-}
-
-// Serve runs h with w compressed when r accepts gzip. h must not compress
-// itself (promhttp.HandlerOpts.DisableCompression).
-func (g *Gzip) Serve(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	w.Header().Add("Vary", "Accept-Encoding")
-	if !acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		h.ServeHTTP(w, r)
-		return
-	}
-	w.Header().Set("Content-Encoding", "gzip")
-	gw := &gzipResponseWriter{ResponseWriter: w, pool: &g.pool}
-	defer gw.close()
-	h.ServeHTTP(gw, r)
-}
-
-// acceptsGzip reads Accept-Encoding the simple way Prometheus needs: gzip
-// listed and not refused with q=0.
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			continue
-		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-	}
-	return false
-}
-
-// gzipResponseWriter compresses the body, unless the handler removed the
-// Content-Encoding header before writing (promhttp does when it answers
-// with an error page).
-type gzipResponseWriter struct {
-	http.ResponseWriter
-	pool    *sync.Pool
-	gz      *gzip.Writer
-	decided bool
-}
-
-func (w *gzipResponseWriter) decide() {
-	if w.decided {
-		return
-	}
-	w.decided = true
-	if w.Header().Get("Content-Encoding") == "gzip" {
-		w.Header().Del("Content-Length")
-		w.gz = w.pool.Get().(*gzip.Writer)
-		w.gz.Reset(w.ResponseWriter)
-	}
-}
-
-func (w *gzipResponseWriter) WriteHeader(code int) {
-	w.decide()
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *gzipResponseWriter) Write(p []byte) (int, error) {
-	w.decide()
-	if w.gz == nil {
-		return w.ResponseWriter.Write(p)
-	}
-	return w.gz.Write(p)
-}
-
-func (w *gzipResponseWriter) close() {
-	if !w.decided {
-		// Nothing written: an empty gzip stream keeps the header honest.
-		w.decide()
-	}
-	if w.gz != nil {
-		_ = w.gz.Close()
-		w.gz.Reset(nil)
-		w.pool.Put(w.gz)
-		w.gz = nil
-	}
 }
