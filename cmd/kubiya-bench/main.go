@@ -12,6 +12,12 @@
 //	         ideal = the list answer alone plus its decode, both measured
 //	         here against the simulator with the exporter's own client
 //
+// --churn F runs a fraction F of the jobs (the simulator's manual trigger)
+// before each measured scrape, so that many jobs' counters and times
+// change between answers, as they do between scrapes a scrape interval
+// apart; --exporter-flag passes a flag to the exporter (for example
+// --no-web.compression-cache).
+//
 // Every process it starts is killed when it ends; every wait has a deadline.
 package main
 
@@ -26,8 +32,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +60,15 @@ type options struct {
 	bigConcurrency      int // per-job mode at N >= 10000
 	maxDuration         time.Duration
 	jsonOut             string
+	churn               float64
+	exporterFlags       []string
 }
+
+// flagList is a repeatable string flag.
+type flagList []string
+
+func (f *flagList) String() string     { return strings.Join(*f, " ") }
+func (f *flagList) Set(v string) error { *f = append(*f, v); return nil }
 
 func main() {
 	var o options
@@ -67,7 +83,12 @@ func main() {
 	flag.IntVar(&o.bigConcurrency, "max-concurrency-10k", 64, "max_concurrency in per-job mode at 10,000 jobs or more (at 8 one scrape takes 62 s)")
 	flag.DurationVar(&o.maxDuration, "max-duration", 10*time.Minute, "give up after this long")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.Float64Var(&o.churn, "churn", 0, "fraction of the jobs to run (simulator trigger) before each measured scrape")
+	flag.Var((*flagList)(&o.exporterFlags), "exporter-flag", "extra exporter flag (repeatable)")
 	flag.Parse()
+	if o.churn < 0 || o.churn > 1 {
+		fatalf("--churn: %v is not a fraction", o.churn)
+	}
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -114,6 +135,12 @@ type Result struct {
 	APIAnswer   float64 `json:"api_answer_s,omitempty"` // list mode: the list answer alone
 	BodyBytes   int     `json:"body_bytes_gzip"`
 	JobsUp      int     `json:"jobs_up"`
+	Churn       float64 `json:"churn"`
+	Flags       string  `json:"exporter_flags,omitempty"`
+	// FromCache is the fraction of the measured answers' uncompressed
+	// bytes sent from the compression cache
+	// (kubiya_exporter_compression_bytes_total).
+	FromCache float64 `json:"from_compression_cache"`
 }
 
 func run(ctx context.Context, o options) ([]Result, error) {
@@ -159,7 +186,7 @@ func runSize(ctx context.Context, o options, tmp, simURL string, n int) ([]Resul
 	var results []Result
 	for _, mode := range o.modes {
 		cfg := fmt.Sprintf("control_plane:\n  url: %s\n  timeout: 300s\n", simURL)
-		r := Result{Mode: mode, Jobs: n, Scrapes: o.scrapes}
+		r := Result{Mode: mode, Jobs: n, Scrapes: o.scrapes, Churn: o.churn, Flags: strings.Join(o.exporterFlags, " ")}
 		switch mode {
 		case "per-job":
 			r.Concurrency = o.concurrency
@@ -187,11 +214,11 @@ func runSize(ctx context.Context, o options, tmp, simURL string, n int) ([]Resul
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return results, err
 		}
-		if err := measureExporter(ctx, o, tmp, simURL, path, &r); err != nil {
+		if err := measureExporter(ctx, o, tmp, simURL, path, ids, &r); err != nil {
 			return results, fmt.Errorf("%s N=%d: %w", mode, n, err)
 		}
-		fmt.Fprintf(os.Stderr, "%-8s N=%-6d wall p50 %.3fs p95 %.3fs  cpu/scrape %.3fs (%.1f µs/job)  rss %.1f MB  req/scrape %.1f  ideal %.3fs\n",
-			r.Mode, r.Jobs, r.WallMedian, r.WallP95, r.CPUPerScr, r.CPUPerJobUS, r.PeakRSSMB, r.ReqPerScr, r.Ideal)
+		fmt.Fprintf(os.Stderr, "%-8s N=%-6d churn %.2f %s wall p50 %.3fs p95 %.3fs  cpu/scrape %.3fs (%.1f µs/job)  rss %.1f MB  req/scrape %.1f  ideal %.3fs  from cache %.0f%%\n",
+			r.Mode, r.Jobs, r.Churn, r.Flags, r.WallMedian, r.WallP95, r.CPUPerScr, r.CPUPerJobUS, r.PeakRSSMB, r.ReqPerScr, r.Ideal, 100*r.FromCache)
 		results = append(results, r)
 	}
 	return results, nil
@@ -239,13 +266,13 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // measureExporter starts the exporter with cfg, scrapes it once to warm
 // up, then o.scrapes times as Prometheus does (its Accept header, gzip),
 // one at a time.
-func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, r *Result) error {
+func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, ids []string, r *Result) error {
 	addr, err := freeAddr()
 	if err != nil {
 		return err
 	}
-	exp, err := start(ctx, tmp, "exporter-"+r.Mode+"-"+strconv.Itoa(r.Jobs), o.exporter,
-		"--config.file="+cfg, "--web.listen-address="+addr, "--log.level=error")
+	args := append([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=error"}, o.exporterFlags...)
+	exp, err := start(ctx, tmp, "exporter-"+r.Mode+"-"+strconv.Itoa(r.Jobs), o.exporter, args...)
 	if err != nil {
 		return err
 	}
@@ -281,11 +308,24 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, r 
 	}
 	var walls []float64
 	var reqs []int64
+	// The compression counters as of the answers before the measured ones
+	// (a plain answer reads them and compresses nothing).
+	cache0, err := compressionBytes(ctx, base)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(uint64(r.Jobs), 1))
+	// Exporter CPU from before the first measured scrape to after the
+	// last, idle time between them included (it is idle while the jobs
+	// run in the simulator).
 	cpu0, err := procCPU(exp.pid())
 	if err != nil {
 		return err
 	}
 	for range o.scrapes {
+		if err := runJobs(ctx, simURL, ids, o.churn, rng); err != nil {
+			return err
+		}
 		if err := resetCounters(ctx, simURL); err != nil {
 			return err
 		}
@@ -304,6 +344,13 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, r 
 	if err != nil {
 		return err
 	}
+	cache1, err := compressionBytes(ctx, base)
+	if err != nil {
+		return err
+	}
+	if total := cache1[0] + cache1[1] - cache0[0] - cache0[1]; total > 0 {
+		r.FromCache = (cache1[0] - cache0[0]) / total
+	}
 	r.WallMedian, r.WallP95 = quantile(walls, 0.5), quantile(walls, 0.95)
 	r.CPUPerScr = (cpu1 - cpu0).Seconds() / float64(o.scrapes)
 	r.CPUPerJobUS = r.CPUPerScr / float64(r.Jobs) * 1e6
@@ -314,6 +361,71 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, r 
 	}
 	r.ReqPerScr = float64(sum) / float64(len(reqs))
 	r.PeakRSSMB, err = peakRSS(exp.pid())
+	return err
+}
+
+// compressionBytes reads kubiya_exporter_compression_bytes_total
+// {result="cached"} and {result="compressed"} from a plain (uncompressed)
+// answer.
+func compressionBytes(ctx context.Context, base string) ([2]float64, error) {
+	var v [2]float64
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "300")
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		for i, result := range []string{"cached", "compressed"} {
+			if rest, ok := strings.CutPrefix(sc.Text(), `kubiya_exporter_compression_bytes_total{result="`+result+`"} `); ok {
+				v[i], _ = strconv.ParseFloat(rest, 64)
+			}
+		}
+	}
+	return v, sc.Err()
+}
+
+// runJobs runs a fraction of the jobs now (POST /_simulator/jobs/{id}/trigger),
+// eight at a time.
+func runJobs(ctx context.Context, simURL string, ids []string, fraction float64, rng *rand.Rand) error {
+	k := int(math.Round(fraction * float64(len(ids))))
+	if k == 0 {
+		return nil
+	}
+	pick := rng.Perm(len(ids))[:k]
+	next := make(chan string)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var first error
+			for id := range next {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, simURL+"/_simulator/jobs/"+url.PathEscape(id)+"/trigger", nil)
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode/100 != 2 {
+						err = fmt.Errorf("trigger %s: HTTP %d", id, resp.StatusCode)
+					}
+				}
+				if first == nil {
+					first = err
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, i := range pick {
+		next <- ids[i]
+	}
+	close(next)
+	var err error
+	for range 8 {
+		err = errors.Join(err, <-errs)
+	}
 	return err
 }
 
@@ -503,17 +615,21 @@ func (p *proc) stop() {
 }
 
 func printResults(o options, rs []Result) {
-	fmt.Printf("\nlatency %v, %d measured scrapes per row (after 1 warm-up), scrapes sequential\n\n", o.latency, o.scrapes)
-	fmt.Println("| mode | jobs | max_concurrency | wall p50 (s) | wall p95 (s) | ideal (s) | p50 / ideal | exporter CPU / scrape (s) | CPU / job (µs) | peak RSS (MB) | API requests / scrape (mean, max) | answer gzip (KB) |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("\nlatency %v, %d measured scrapes per row (after 1 warm-up), scrapes sequential, %.0f%% of the jobs run before each\n\n", o.latency, o.scrapes, 100*o.churn)
+	fmt.Println("| mode | jobs | max_concurrency | churn | wall p50 (s) | wall p95 (s) | ideal (s) | p50 / ideal | exporter CPU / scrape (s) | CPU / job (µs) | peak RSS (MB) | API requests / scrape (mean, max) | answer gzip (KB) | from compression cache |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		conc := "-"
 		if r.Concurrency > 0 {
 			conc = strconv.Itoa(r.Concurrency)
 		}
-		fmt.Printf("| %s | %d | %s | %.3f | %.3f | %.3f | %.2f | %.3f | %.1f | %.1f | %.1f, %d | %d |\n",
-			r.Mode, r.Jobs, conc, r.WallMedian, r.WallP95, r.Ideal, r.WallMedian/r.Ideal, r.CPUPerScr, r.CPUPerJobUS,
-			r.PeakRSSMB, r.ReqPerScr, r.ReqMax, r.BodyBytes/1000)
+		mode := r.Mode
+		if r.Flags != "" {
+			mode += " `" + r.Flags + "`"
+		}
+		fmt.Printf("| %s | %d | %s | %.0f%% | %.3f | %.3f | %.3f | %.2f | %.3f | %.1f | %.1f | %.1f, %d | %d | %.0f%% |\n",
+			mode, r.Jobs, conc, 100*r.Churn, r.WallMedian, r.WallP95, r.Ideal, r.WallMedian/r.Ideal, r.CPUPerScr, r.CPUPerJobUS,
+			r.PeakRSSMB, r.ReqPerScr, r.ReqMax, r.BodyBytes/1000, 100*r.FromCache)
 	}
 	var list []Result
 	for _, r := range rs {
