@@ -79,5 +79,8 @@ e2e:
 # modes. About 5 minutes on 2 cores; the harness gives up after 10.
 .PHONY: bench
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./kubiya/ ./collector/ .
+	$(GO) test -run '^$$' -bench . -benchmem ./kubiya/ ./collector/ ./exposition/ .
 	$(GO) run ./cmd/kubiya-bench --max-duration 10m --json .build/bench-results.json
+	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 0.05 --json .build/bench-churn-5.json
+	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --json .build/bench-churn-100.json
+	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --exporter-flag=--no-web.compression-cache --json .build/bench-churn-100-nocache.json
