@@ -246,7 +246,11 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		defer cancel()
 		// The scrape's own registry: its job series skip the checks that
 		// cannot fail for them (collector/gather.go).
-		reg := collector.NewScrapeRegistry(target.exporter.Scrape(ctx))
+		scrape := target.exporter.Scrape(ctx)
+		// Its series' memory goes to the next scrape once the answer below
+		// is written.
+		defer scrape.Close()
+		reg := collector.NewScrapeRegistry(scrape)
 		// The scrape's registry first: its API requests then show in this
 		// answer's kubiya_exporter_api_requests_total, not the next one's.
 		// The exposition package does what prometheus.Gatherers and promhttp

@@ -55,6 +55,7 @@ type Exporter struct {
 	now       func() time.Time
 	shard     Shard
 	list      *listMode // nil: one GET per static job, no list
+	buffers   bufferPool
 
 	executions *executions // executions.go; nil: the executions collector is off
 }
@@ -92,17 +93,36 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 }
 
 // Scrape returns a collector for one scrape, bounded by ctx's deadline. It
-// is meant for a registry made for that one request.
-func (e *Exporter) Scrape(ctx context.Context) prometheus.Collector {
-	return &scrape{e: e, ctx: ctx}
+// is meant for a registry made for that one request; close it once the
+// answer is written.
+func (e *Exporter) Scrape(ctx context.Context) *Scrape {
+	return &Scrape{e: e, ctx: ctx}
 }
 
-type scrape struct {
+// Scrape is the prometheus.Collector of one scrape.
+type Scrape struct {
 	e   *Exporter
 	ctx context.Context
+
+	mu   sync.Mutex
+	held []*scrapeBuffers // of each Collect
 }
 
-func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
+// Close hands the memory of the scrape's series to the next scrape. The
+// metrics it collected must not be used afterwards: call it once the
+// answer is written, not before. A scrape that is not closed only costs
+// that memory being allocated again.
+func (s *Scrape) Close() {
+	s.mu.Lock()
+	held := s.held
+	s.held = nil
+	s.mu.Unlock()
+	for _, b := range held {
+		s.e.buffers.put(b)
+	}
+}
+
+func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
 		ch <- d
 	}
@@ -119,11 +139,15 @@ type result struct {
 	err error
 }
 
-func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
 	results, up := s.e.fetchJobs(s.ctx)
 	now := s.e.now()
-	s.e.emitJobs(ch, results, now)
+	b := s.e.buffers.get()
+	s.mu.Lock()
+	s.held = append(s.held, b)
+	s.mu.Unlock()
+	s.e.emitJobs(ch, results, now, b)
 	for _, r := range results {
 		// The control plane itself answered and accepted the key.
 		up = up || answered(r.err)

@@ -199,8 +199,33 @@ func (js *jobSeries) textPiece(p int) []byte {
 
 // textArena holds the label text of one scrape in a few large chunks
 // instead of one allocation per job; the jobs' text is then adjacent in
-// memory in the order it is written.
-type textArena struct{ buf []byte }
+// memory in the order it is written. Its chunks are reused by the next
+// scrape (buffers.go).
+type textArena struct {
+	buf    []byte   // the chunk being filled
+	chunks [][]byte // every chunk; chunks[used:] are free
+	used   int
+}
+
+// reserve makes room for n bytes in buf.
+func (a *textArena) reserve(n int) {
+	if cap(a.buf)-len(a.buf) >= n {
+		return
+	}
+	if a.used == len(a.chunks) {
+		a.chunks = append(a.chunks, make([]byte, 0, textChunk))
+	}
+	a.buf = a.chunks[a.used][:0]
+	a.used++
+}
+
+// reset frees every chunk for reuse, and drops those this scrape did not
+// need: a scrape of fewer jobs than the last keeps less memory.
+func (a *textArena) reset() {
+	clear(a.chunks[a.used:])
+	a.chunks = a.chunks[:a.used]
+	a.buf, a.used = nil, 0
+}
 
 const (
 	textChunk = 256 << 10
@@ -224,9 +249,7 @@ func jobValues(id string, j *kubiya.Job) [numJobValues]string {
 
 // render writes the job's label text into the arena.
 func (js *jobSeries) render(arena *textArena, unknownStatus bool) {
-	if cap(arena.buf)-len(arena.buf) < maxJobText {
-		arena.buf = make([]byte, 0, textChunk)
-	}
+	arena.reserve(maxJobText)
 	b := arena.buf
 	start := len(b)
 	mark := func(p int) { js.ends[p] = int32(len(b) - start) }
@@ -336,34 +359,30 @@ type upEntry struct {
 	down bool
 }
 
-// emitJobs writes the series of every result: kubiya_job_up for each, all
-// the others for each fetched job. Every family goes out in the order the
-// registry sorts it in (by label values, in label-name order), so the
-// scrape registry only checks the order in one pass (gather.go): the
-// per-job families ordered by the per-job labels, then kubiya_job_info by
-// its own labels, then kubiya_job_up by job_id.
-func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now time.Time) {
-	var fetched []*result
-	var values [][numJobValues]string
-	var downIDs []string
-	ups := make([]upEntry, 0, len(results))
+// emitJobs writes the series of every result into b: kubiya_job_up for
+// each, all the others for each fetched job. Every family goes out in the
+// order the registry sorts it in (by label values, in label-name order),
+// so the scrape registry only checks the order in one pass (gather.go):
+// the per-job families ordered by the per-job labels, then
+// kubiya_job_info by its own labels, then kubiya_job_up by job_id.
+func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now time.Time, b *scrapeBuffers) {
 	for i := range results {
 		r := &results[i]
 		if r.err != nil {
-			ups = append(ups, upEntry{id: labelValue(r.id), i: len(downIDs), down: true})
-			downIDs = append(downIDs, r.id)
+			b.ups = append(b.ups, upEntry{id: labelValue(r.id), i: len(b.downIDs), down: true})
+			b.downIDs = append(b.downIDs, r.id)
 			continue
 		}
-		values = append(values, jobValues(r.id, r.job))
-		ups = append(ups, upEntry{id: values[len(fetched)][vJobID], i: len(fetched)})
-		fetched = append(fetched, r)
+		b.values = append(b.values, jobValues(r.id, r.job))
+		b.ups = append(b.ups, upEntry{id: b.values[len(b.fetched)][vJobID], i: len(b.fetched)})
+		b.fetched = append(b.fetched, r)
 	}
 
 	// IDs are unique, but two can share a label value once cut to
 	// MaxLabelValueLen or made valid UTF-8: the first collected is
 	// reported, as a registry would keep it.
+	ups := b.ups
 	slices.SortStableFunc(ups, func(a, b upEntry) int { return strings.Compare(a.id, b.id) })
-	order := make([]int, 0, len(fetched)) // fetched jobs to report
 	n := 0
 	for k, u := range ups {
 		if k > 0 && u.id == ups[n-1].id {
@@ -371,7 +390,7 @@ func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now t
 			continue
 		}
 		if !u.down {
-			order = append(order, u.i)
+			b.order = append(b.order, u.i)
 		}
 		ups[n] = u
 		n++
@@ -379,23 +398,25 @@ func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now t
 	ups = ups[:n]
 
 	// The jobs in per-job label order, the order in which every family but
-	// two reads them, in one allocation.
+	// two reads them, in one array.
+	order, values, fetched := b.order, b.values, b.fetched
 	slices.SortFunc(order, func(a, b int) int {
 		return compareValues(values[a][:numJobLabels], values[b][:numJobLabels])
 	})
-	jobs := make([]jobSeries, len(order)+len(downIDs))
-	at := make([]int, len(fetched)) // fetched job -> place in jobs
-	var arena textArena
+	b.jobs = grow(b.jobs, len(order)+len(b.downIDs))
+	b.at = grow(b.at, len(fetched)) // fetched job -> place in jobs
+	jobs, at := b.jobs, b.at
 	for k, f := range order {
 		js := &jobs[k]
-		e.build(js, &values[f], fetched[f].id, fetched[f].job, now, &arena)
+		e.build(js, &values[f], fetched[f].id, fetched[f].job, now, &b.arena)
 		js.seq = int32(k)
 		at[f] = k
 		for i := infoSeries + 1; i < int(js.n); i++ {
 			ch <- &js.series[i]
 		}
 	}
-	byInfo := make([]*jobSeries, len(order))
+	b.byInfo = grow(b.byInfo, len(order))
+	byInfo := b.byInfo
 	for k := range byInfo {
 		byInfo[k] = &jobs[k]
 	}
@@ -414,7 +435,7 @@ func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now t
 	for _, u := range ups {
 		if u.down {
 			js := &down[u.i]
-			buildDown(js, downIDs[u.i], &arena)
+			buildDown(js, b.downIDs[u.i], &b.arena)
 			ch <- &js.series[upSeries]
 		} else {
 			ch <- &jobs[at[u.i]].series[upSeries]
