@@ -23,7 +23,7 @@ type Gzip struct {
 	writers    sync.Pool // *segmentWriter, with the cache
 	cache      *segmentCache
 	bytesTotal *prometheus.CounterVec
-	// Children of bytes, looked up once.
+	// Children of bytesTotal, looked up once.
 	cachedBytes, compressedBytes prometheus.Counter
 }
 
