@@ -3,6 +3,7 @@ package collector
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log/level"
@@ -148,15 +149,9 @@ func (s *series) labelValue(i int) string {
 }
 
 func (s *series) Write(m *dto.Metric) error {
-	// dto labels and value are made on demand: the text path never asks
-	// for them (gather.go), and keeping them would triple a scrape's memory.
-	n := s.numLabels()
-	pairs := make([]dto.LabelPair, n)
-	m.Label = make([]*dto.LabelPair, n)
-	for i := range pairs {
-		pairs[i].Name, pairs[i].Value = s.label(i)
-		m.Label[i] = &pairs[i]
-	}
+	// The value is made on demand, and the labels on the job's first
+	// Write: the text path never asks for them (gather.go).
+	m.Label = s.job.labelPairs().of(s.labels)
 	v := s.v
 	if seriesFamilies[s.family].typ == dto.MetricType_COUNTER {
 		m.Counter = &dto.Counter{Value: &v}
@@ -164,6 +159,75 @@ func (s *series) Write(m *dto.Metric) error {
 		m.Gauge = &dto.Gauge{Value: &v}
 	}
 	return nil
+}
+
+// knownStatusPairs are the status label pairs of the state set, the same
+// for every job. Read-only.
+var knownStatusPairs = func() []dto.LabelPair {
+	pairs := make([]dto.LabelPair, len(knownStatuses))
+	for i := range pairs {
+		pairs[i].Name, pairs[i].Value = &jobValueNames[vStatus], &knownStatuses[i]
+	}
+	return pairs
+}()
+
+// jobPairs are a job's labels as client_model label pairs, for the formats
+// other than text, made once per job and shared by its series (a registry
+// never writes a collected metric's labels).
+type jobPairs struct {
+	pairs  [numJobValues]dto.LabelPair
+	job    [numJobLabels]*dto.LabelPair
+	up     [1]*dto.LabelPair
+	info   [len(infoLabelOrder)]*dto.LabelPair
+	status [maxStatusSets][numJobLabels + 1]*dto.LabelPair // known statuses, then the job's own
+}
+
+// maxStatusSets is the known statuses and an unknown one.
+const maxStatusSets = 5
+
+// labelPairs returns the job's label pairs, made on the first call.
+// Registries may write metrics from several goroutines.
+func (js *jobSeries) labelPairs() *jobPairs {
+	if p := js.pairs.Load(); p != nil {
+		return p
+	}
+	p := &jobPairs{}
+	for i := range p.pairs {
+		p.pairs[i].Name, p.pairs[i].Value = &jobValueNames[i], &js.values[i]
+	}
+	for i := range p.job {
+		p.job[i] = &p.pairs[i]
+	}
+	p.up[0] = &p.pairs[vJobID]
+	for i, v := range infoLabelOrder {
+		p.info[i] = &p.pairs[v]
+	}
+	for i := range p.status {
+		copy(p.status[i][:], p.job[:])
+		if i < len(knownStatuses) {
+			p.status[i][numJobLabels] = &knownStatusPairs[i]
+		} else {
+			p.status[i][numJobLabels] = &p.pairs[vStatus]
+		}
+	}
+	if !js.pairs.CompareAndSwap(nil, p) {
+		return js.pairs.Load()
+	}
+	return p
+}
+
+func (p *jobPairs) of(set labelSet) []*dto.LabelPair {
+	switch {
+	case set == labelsJob:
+		return p.job[:]
+	case set == labelsUp:
+		return p.up[:]
+	case set == labelsInfo:
+		return p.info[:]
+	case set == labelsStatusUnknown:
+		return p.status[len(knownStatuses)][:]
+	}
+	return p.status[set-labelsStatus][:]
 }
 
 // jobSeries is one job's label values and series.
@@ -179,6 +243,8 @@ type jobSeries struct {
 	n      int32
 	// seq is the job's place in its scrape, in per-job label order.
 	seq int32
+	// pairs are the labels for dto, made on the first Write.
+	pairs atomic.Pointer[jobPairs]
 }
 
 // Pieces of jobSeries.text.
