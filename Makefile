@@ -52,7 +52,7 @@ clean:
 # FUZZTIME (seeds: */testdata/fuzz/). Minimizing is capped so a flaky-
 # coverage input cannot stall a target past its time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse
+FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse ./exposition:FuzzGzipCache
 .PHONY: fuzz load
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

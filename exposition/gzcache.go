@@ -53,6 +53,18 @@ const (
 	cacheMaxBytes = 64 << 20
 )
 
+// segmentSizes are where segments end and when caching starts: the
+// constants above, or (in tests) small ones that exercise the same code
+// on small answers.
+type segmentSizes struct {
+	min, max, cacheAfter int
+	boundaryMask         uint64
+}
+
+func defaultSegmentSizes() segmentSizes {
+	return segmentSizes{min: minSegment, max: maxSegment, cacheAfter: cacheAfter, boundaryMask: 1<<boundaryBits - 1}
+}
+
 // gzipHeader is a gzip member header without name, time or extra fields;
 // XFL 4 says "fastest", OS 255 "unknown", as klauspost/compress writes it.
 const gzipHeader = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
@@ -62,24 +74,26 @@ const finalBlock = "\x03\x00"
 
 // chunker finds where a segment ends. Its zero value starts a segment.
 type chunker struct {
+	sz        *segmentSizes
 	scan      int // bytes of the segment already searched for line ends
 	lineStart int // start of the line that contains scan
 }
 
 // cut returns the length of the segment that b starts, or 0 when b does
 // not yet hold a whole one (more input may end it). b only grows between
-// calls, up to maxSegment bytes.
+// calls, up to sz.max bytes.
 func (c *chunker) cut(b []byte) int {
-	if c.scan < minSegment-1 {
-		// A line ending before minSegment never ends a segment: skip to it,
-		// knowing only where the line it is in starts.
-		to := min(minSegment-1, len(b))
+	minSeg, maxSeg := c.sz.min, c.sz.max
+	if c.scan < minSeg-1 {
+		// A line ending before the minimum never ends a segment: skip to
+		// it, knowing only where the line it is in starts.
+		to := min(minSeg-1, len(b))
 		if i := bytes.LastIndexByte(b[c.scan:to], '\n'); i >= 0 {
 			c.lineStart = c.scan + i + 1
 		}
 		c.scan = to
 	}
-	end := min(len(b), maxSegment)
+	end := min(len(b), maxSeg)
 	for c.scan < end {
 		i := bytes.IndexByte(b[c.scan:end], '\n')
 		if i < 0 {
@@ -87,13 +101,13 @@ func (c *chunker) cut(b []byte) int {
 			break
 		}
 		nl := c.scan + i
-		if isBoundary(b[c.lineStart:nl]) {
+		if isBoundary(b[c.lineStart:nl], c.sz.boundaryMask) {
 			return nl + 1
 		}
 		c.lineStart, c.scan = nl+1, nl+1
 	}
-	if len(b) >= maxSegment {
-		return maxSegment
+	if len(b) >= maxSeg {
+		return maxSeg
 	}
 	return 0
 }
@@ -102,11 +116,11 @@ func (c *chunker) cut(b []byte) int {
 // '\n'). The hash leaves out what follows the last space, a sample's value,
 // so that a new value does not move a boundary and change the next
 // segment too. Any bytes are fine: boundaries only decide what is reused.
-func isBoundary(line []byte) bool {
+func isBoundary(line []byte, mask uint64) bool {
 	if sp := bytes.LastIndexByte(line, ' '); sp > 0 {
 		line = line[:sp]
 	}
-	return xxhash.Sum64(line)&(1<<boundaryBits-1) == 0
+	return xxhash.Sum64(line)&mask == 0
 }
 
 // segmentKey names a segment's uncompressed bytes. The hash is seeded
@@ -134,6 +148,7 @@ type segmentEntry struct {
 type segmentCache struct {
 	seed     uint64
 	maxBytes int
+	sizes    segmentSizes
 
 	mu      sync.Mutex
 	entries map[segmentKey]segmentEntry
@@ -141,8 +156,8 @@ type segmentCache struct {
 	last    uint64 // the last answer id given out
 }
 
-func newSegmentCache(maxBytes int) *segmentCache {
-	return &segmentCache{seed: rand.Uint64(), maxBytes: maxBytes, entries: map[segmentKey]segmentEntry{}}
+func newSegmentCache(maxBytes int, sizes segmentSizes) *segmentCache {
+	return &segmentCache{seed: rand.Uint64(), maxBytes: maxBytes, sizes: sizes, entries: map[segmentKey]segmentEntry{}}
 }
 
 func (c *segmentCache) begin() uint64 {
@@ -226,9 +241,9 @@ type segmentWriter struct {
 	cached, compressed int
 }
 
-func newSegmentWriter() *segmentWriter {
+func newSegmentWriter(sizes segmentSizes) *segmentWriter {
 	fw, _ := flate.NewWriter(nil, flate.BestSpeed)
-	return &segmentWriter{fw: fw, seg: make([]byte, 0, maxSegment), digest: xxhash.New()}
+	return &segmentWriter{fw: fw, seg: make([]byte, 0, sizes.max), digest: xxhash.New()}
 }
 
 // reset readies s to write an answer to w, or (w nil) drops references.
@@ -238,6 +253,9 @@ func (s *segmentWriter) reset(w io.Writer, c *segmentCache) {
 	s.fw.Reset(&s.out)
 	s.comp.Reset()
 	s.seg, s.ch = s.seg[:0], chunker{}
+	if c != nil {
+		s.ch.sz = &c.sizes
+	}
 	s.crc, s.total, s.id = 0, 0, 0
 	s.cached, s.compressed = 0, 0
 }
@@ -257,7 +275,7 @@ func (s *segmentWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
 		old := len(s.seg)
-		take := min(len(p), maxSegment-old)
+		take := min(len(p), s.cache.sizes.max-old)
 		s.seg = append(s.seg, p[:take]...)
 		end := s.ch.cut(s.seg)
 		if end == 0 {
@@ -268,7 +286,7 @@ func (s *segmentWriter) Write(p []byte) (int, error) {
 		// the rest before): the bytes after its end are taken from p again.
 		s.emit(s.seg[:end])
 		p = p[end-old:]
-		s.seg, s.ch = s.seg[:0], chunker{}
+		s.seg, s.ch = s.seg[:0], chunker{sz: &s.cache.sizes}
 		if s.out.err != nil {
 			break
 		}
@@ -286,7 +304,7 @@ func (s *segmentWriter) emit(seg []byte) {
 	if s.id == 0 {
 		_, _ = s.fw.Write(seg)
 		s.compressed += len(seg)
-		if s.total >= cacheAfter {
+		if s.total >= s.cache.sizes.cacheAfter {
 			// Byte-aligned, so segments compressed elsewhere can follow.
 			_ = s.fw.Flush()
 			s.id = s.cache.begin()

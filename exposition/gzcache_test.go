@@ -344,7 +344,7 @@ func TestGzipCacheEviction(t *testing.T) {
 // TestSegmentCacheLimit: beyond maxBytes nothing more is cached, and the
 // limit frees up when entries are dropped.
 func TestSegmentCacheLimit(t *testing.T) {
-	c := newSegmentCache(100)
+	c := newSegmentCache(100, defaultSegmentSizes())
 	id := c.begin()
 	tests := []struct {
 		key    uint64
@@ -378,8 +378,9 @@ func TestChunkerResynchronizes(t *testing.T) {
 	text := expositionText(3<<20, 9)
 	cuts := func(b []byte) []string {
 		var segs []string
+		sizes := defaultSegmentSizes()
 		for len(b) > 0 {
-			var ch chunker
+			ch := chunker{sz: &sizes}
 			n := 0
 			for k := 1; n == 0; k++ { // grow the input as writes would
 				n = ch.cut(b[:min(len(b), k*5000)])

@@ -42,6 +42,10 @@ type GzipOptions struct {
 // NewGzip returns a Gzip with empty pools and, with opts.Cache, an empty
 // cache.
 func NewGzip(opts GzipOptions) *Gzip {
+	return newGzip(opts, defaultSegmentSizes())
+}
+
+func newGzip(opts GzipOptions, sizes segmentSizes) *Gzip {
 	g := &Gzip{
 		pool: sync.Pool{New: func() any {
 			w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
@@ -55,8 +59,8 @@ func NewGzip(opts GzipOptions) *Gzip {
 	g.cachedBytes = g.bytesTotal.WithLabelValues("cached")
 	g.compressedBytes = g.bytesTotal.WithLabelValues("compressed")
 	if opts.Cache {
-		g.cache = newSegmentCache(cacheMaxBytes)
-		g.writers.New = func() any { return newSegmentWriter() }
+		g.cache = newSegmentCache(cacheMaxBytes, sizes)
+		g.writers.New = func() any { return newSegmentWriter(sizes) }
 	}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(g.bytesTotal, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
