@@ -14,7 +14,6 @@ type scrapeBuffers struct {
 	arena   textArena
 	values  [][numJobValues]string
 	fetched []*result
-	downIDs []string
 	ups     []upEntry
 	order   []int
 	at      []int
@@ -28,7 +27,6 @@ func (b *scrapeBuffers) reset() {
 	b.jobs = emptied(b.jobs)
 	b.values = emptied(b.values)
 	b.fetched = emptied(b.fetched)
-	b.downIDs = emptied(b.downIDs)
 	b.ups = emptied(b.ups)
 	b.order = emptied(b.order)
 	b.at = emptied(b.at)

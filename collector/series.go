@@ -410,9 +410,9 @@ func (e *Exporter) build(js *jobSeries, values *[numJobValues]string, id string,
 }
 
 // buildDown fills js with kubiya_job_up 0, the only series of a job that
-// was not fetched and decoded this scrape.
-func buildDown(js *jobSeries, id string, arena *textArena) {
-	js.values[vJobID] = labelValue(id)
+// was not fetched and decoded this scrape; jobID is its job_id value.
+func buildDown(js *jobSeries, jobID string, arena *textArena) {
+	js.values[vJobID] = jobID
 	js.render(arena, false)
 	js.add(familyOf.up, labelsUp, 0)
 }
@@ -432,11 +432,12 @@ type upEntry struct {
 // the per-job families ordered by the per-job labels, then
 // kubiya_job_info by its own labels, then kubiya_job_up by job_id.
 func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now time.Time, b *scrapeBuffers) {
+	down := 0 // jobs not fetched
 	for i := range results {
 		r := &results[i]
 		if r.err != nil {
-			b.ups = append(b.ups, upEntry{id: labelValue(r.id), i: len(b.downIDs), down: true})
-			b.downIDs = append(b.downIDs, r.id)
+			b.ups = append(b.ups, upEntry{id: labelValue(r.id), i: down, down: true})
+			down++
 			continue
 		}
 		b.values = append(b.values, jobValues(r.id, r.job))
@@ -469,7 +470,7 @@ func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now t
 	slices.SortFunc(order, func(a, b int) int {
 		return compareValues(values[a][:numJobLabels], values[b][:numJobLabels])
 	})
-	b.jobs = grow(b.jobs, len(order)+len(b.downIDs))
+	b.jobs = grow(b.jobs, len(order)+down)
 	b.at = grow(b.at, len(fetched)) // fetched job -> place in jobs
 	jobs, at := b.jobs, b.at
 	for k, f := range order {
@@ -497,11 +498,11 @@ func (e *Exporter) emitJobs(ch chan<- prometheus.Metric, results []result, now t
 	for _, js := range byInfo {
 		ch <- &js.series[infoSeries]
 	}
-	down := jobs[len(order):]
+	downJobs := jobs[len(order):]
 	for _, u := range ups {
 		if u.down {
-			js := &down[u.i]
-			buildDown(js, b.downIDs[u.i], &b.arena)
+			js := &downJobs[u.i]
+			buildDown(js, u.id, &b.arena)
 			ch <- &js.series[upSeries]
 		} else {
 			ch <- &jobs[at[u.i]].series[upSeries]
