@@ -6,7 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kubiya/kubiya_exporter/simulator"
 )
@@ -32,30 +37,56 @@ func simulatorList(tb testing.TB, n int) []byte {
 	return body
 }
 
-// BenchmarkDecodeJobList: one op decodes one job of a 1000-job list
-// (ns/op and allocs/op are per job).
-func BenchmarkDecodeJobList(b *testing.B) {
-	const n = 1000
-	body := simulatorList(b, n)
-	b.SetBytes(int64(len(body) / n))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for done := 0; done < b.N; done += n {
-		list, err := decodeJobList(bytes.NewReader(body))
-		if err != nil || len(list.Jobs) != n {
-			b.Fatalf("decode: %d jobs, %v", len(list.Jobs), err)
+// benchJobs is the list size of the list benchmarks: 1000, or
+// KUBIYA_BENCH_JOBS (10000 for the large case).
+func benchJobs() int {
+	if v, err := strconv.Atoi(os.Getenv("KUBIYA_BENCH_JOBS")); err == nil && v > 0 {
+		return v
+	}
+	return 1000
+}
+
+// perJob runs list, one op per list of n jobs, and reports per job: wall
+// time, the process's CPU time (GC included; unlike wall time it does not
+// grow when other processes share the cores), bytes and allocations.
+func perJob(b *testing.B, n int, list func() (*JobList, error)) {
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	cpu0 := processCPU()
+	for b.Loop() {
+		if l, err := list(); err != nil || len(l.Jobs) != n {
+			b.Fatalf("list: %v", err)
 		}
 	}
+	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&m1)
+	jobs := float64(b.N * n)
+	b.ReportMetric(float64(b.Elapsed())/jobs, "ns/job")
+	b.ReportMetric(float64(cpu)/jobs, "cpu-ns/job")
+	b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/jobs, "B/job")
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/jobs, "allocs/job")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkDecodeJobList: the stream decoder on a benchJobs-job simulator
+// list.
+func BenchmarkDecodeJobList(b *testing.B) {
+	n := benchJobs()
+	body := simulatorList(b, n)
+	b.SetBytes(int64(len(body)))
+	perJob(b, n, func() (*JobList, error) { return decodeJobList(bytes.NewReader(body)) })
 }
 
 // BenchmarkDecodeJob: one op decodes one JobResponse with DecodeJob, the
 // per-job (GET) path.
 func BenchmarkDecodeJob(b *testing.B) {
-	list, err := decodeJobList(bytes.NewReader(simulatorList(b, 1)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	_ = list
 	body := simulatorList(b, 1)
 	body = bytes.TrimSuffix(bytes.TrimPrefix(bytes.TrimSpace(body), []byte("[")), []byte("]"))
 	b.SetBytes(int64(len(body)))
@@ -68,9 +99,9 @@ func BenchmarkDecodeJob(b *testing.B) {
 }
 
 // BenchmarkListJobs: the whole client path (HTTP on loopback, stream
-// decode) for a 1000-job list; ns/op is per job.
+// decode) for a benchJobs-job list.
 func BenchmarkListJobs(b *testing.B) {
-	const n = 1000
+	n := benchJobs()
 	body := simulatorList(b, n)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -81,13 +112,6 @@ func BenchmarkListJobs(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(int64(len(body) / n))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for done := 0; done < b.N; done += n {
-		list, err := c.ListJobs(context.Background(), ListFilter{})
-		if err != nil || len(list.Jobs) != n {
-			b.Fatalf("list: %v", err)
-		}
-	}
+	b.SetBytes(int64(len(body)))
+	perJob(b, n, func() (*JobList, error) { return c.ListJobs(context.Background(), ListFilter{}) })
 }

@@ -27,15 +27,7 @@ func FuzzDecodeJob(f *testing.F) {
 			if j != nil {
 				t.Fatalf("DecodeJob returned a job and an error %v", err)
 			}
-			msg := err.Error()
-			if len(msg) > maxDecodeErrLen || !utf8.ValidString(msg) {
-				t.Fatalf("error text of %d bytes (valid UTF-8 %v): %.300q", len(msg), utf8.ValidString(msg), msg)
-			}
-			// A long body must not reappear in the error; a short one (a
-			// padded "JSON") may match its words by chance.
-			if trimmed := bytes.TrimSpace(body); len(trimmed) >= 16 && bytes.Contains([]byte(msg), trimmed) {
-				t.Fatalf("error quotes the body: %q", msg)
-			}
+			checkErrText(t, err, body)
 			return
 		}
 		if j == nil || j.ID == "" {
@@ -53,6 +45,99 @@ func FuzzDecodeJob(f *testing.F) {
 			t.Fatalf("second decode differs: %+v, %v", j2, err)
 		}
 	})
+}
+
+// checkErrText fails t if a decode error is long, not UTF-8, or quotes body.
+func checkErrText(t *testing.T, err error, body []byte) {
+	t.Helper()
+	msg := err.Error()
+	if len(msg) > maxDecodeErrLen || !utf8.ValidString(msg) {
+		t.Fatalf("error text of %d bytes (valid UTF-8 %v): %.300q", len(msg), utf8.ValidString(msg), msg)
+	}
+	// A long body must not reappear in the error; a short one (a padded
+	// "JSON") may match its words by chance.
+	if trimmed := bytes.TrimSpace(body); len(trimmed) >= 16 && bytes.Contains([]byte(msg), trimmed) {
+		t.Fatalf("error quotes the body: %q", msg)
+	}
+}
+
+// FuzzDecodeJobList feeds arbitrary bodies to the list decoder and checks
+// checkList's invariants. `make fuzz` runs it for FUZZTIME.
+func FuzzDecodeJobList(f *testing.F) {
+	for _, body := range listSeeds() {
+		f.Add([]byte(body))
+	}
+	f.Add(simulatorList(f, 3))
+	f.Fuzz(checkList)
+}
+
+// checkList fails t unless decodeJobList's answer for body is consistent:
+// a body that is one JSON array decodes, anything else fails whole; each
+// element is either a job, exactly as DecodeJob decodes it alone, or
+// skipped where DecodeJob refuses it, in order, so there are never more
+// results than elements; errors never quote the body.
+func checkList(t *testing.T, body []byte) {
+	list, err := decodeJobList(bytes.NewReader(body))
+	start := bytes.TrimLeft(body, " \t\r\n")
+	isArray := len(start) > 0 && start[0] == '[' && json.Valid(body)
+	// encoding/json limits nesting to 10,000 levels: the whole body's in
+	// json.Valid and Unmarshal, one element's in the stream decoder.
+	deep := bytes.Count(body, []byte("["))+bytes.Count(body, []byte("{")) >= 10000
+	if err != nil {
+		checkErrText(t, err, body)
+		if isArray && !deep {
+			t.Fatalf("body %.200q is a JSON array, but the list failed: %v", body, err)
+		}
+		return
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(body, &elems); err != nil {
+		if deep {
+			return
+		}
+		t.Fatalf("body %.200q decoded as a list of %d jobs, %d skipped, but is no JSON array: %v", body, len(list.Jobs), len(list.Skipped), err)
+	}
+	if n := len(list.Jobs) + len(list.Skipped); n != len(elems) {
+		t.Fatalf("body %.200q: %d jobs + %d skipped for %d elements", body, len(list.Jobs), len(list.Skipped), len(elems))
+	}
+	jobs, skipped := list.Jobs, list.Skipped
+	for i, raw := range elems {
+		alone, aloneErr := DecodeJob(raw)
+		if len(skipped) > 0 && skipped[0].Index == i {
+			if aloneErr == nil || skipped[0].Err == nil {
+				t.Fatalf("element %d %.200q skipped (%v), but decodes alone: %v", i, raw, skipped[0].Err, aloneErr)
+			}
+			checkErrText(t, skipped[0].Err, raw)
+			skipped = skipped[1:]
+			continue
+		}
+		if aloneErr != nil || *alone != *jobs[0] {
+			t.Fatalf("element %d %.200q: listed as %+v, alone %+v, %v", i, raw, *jobs[0], alone, aloneErr)
+		}
+		jobs = jobs[1:]
+	}
+}
+
+// listSeeds: the API's shapes and the ways a list can be odd or broken.
+func listSeeds() []string {
+	return []string{
+		``, `[]`, ` [ ] `, `[`, `]`, `{}`, `"x"`, `1`, `1e999`, `[]1e999`, `null`, `true`, `[] []`, `[]x`, `[],`, `[1,]`, `[1 2]`,
+		`[` + validJob + `]`,
+		`[null, 1, "s", true, [], {}, {"id":""}, {"id":null}]`,
+		`[{"id":"a","ID":"b"}]`, `[{"Id":"a"}]`, `[{"id":"a","Name":"n"}]`, `[{"id":"a","ſtatus":"x"}]`,
+		`[{"id":"a","name":"x\u00e9\n"}]`, `[{"id":"a","name":"` + "\xff\xfe" + `"}]`, `[{"id":"a\ud800"}]`,
+		`[{"id":"a","name":1},{"id":"b"}]`, `[{"name":1,"id":"a"}]`, `[{"id":"a","total_executions":1.5}]`,
+		`[{"id":"a","total_executions":"1"}]`, `[{"id":"a","total_executions":1e2}]`, `[{"id":"a","total_executions":-0}]`,
+		`[{"id":"a","total_executions":99999999999999999999}]`, `[{"id":"a","enabled":1}]`, `[{"id":"a","enabled":null}]`,
+		`[{"id":"a","created_at":"yesterday","name":"n"}]`, `[{"name":"n","created_at":5,"id":"a"}]`,
+		`[{"id":"a","created_at":{"x":1}}]`, `[{"id":"a","created_at":"2025-10-01T09:12:44\u005a"}]`,
+		`[{"id":"a","created_at":"2025-11-21 17:00:00"},{"id":"b","next_execution_at":null}]`,
+		`[{"id":"a","config":{"k":["v",{"x":"}\"]"}],"n":null},"prompt_template":"a \"b\" \\"}]`,
+		`[{"id":"a","id":"b","enabled":true,"enabled":false}]`,
+		`[ { "id" : "a" , "name" : "n" } , { "id" : "b" } ]`,
+		`[{"id":"a"}` + strings.Repeat(" ", 3) + `]` + "\n",
+		`[{"id":"a","name":"n"`, `[{"id":"a"},`, `[{"id":"a"}`, `[{"id":"a",}]`, `[{"id" "a"}]`,
+	}
 }
 
 // FuzzParseTime feeds arbitrary strings to the timestamp parser, directly

@@ -139,6 +139,11 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return &TimeError{Len: len(b)}
 	}
+	// The server's own form, RFC 3339, parses without copying b.
+	if t.Time.UnmarshalText(b[1:len(b)-1]) == nil {
+		t.Time = t.Time.UTC()
+		return nil
+	}
 	s := string(b[1 : len(b)-1])
 	// A JSON encoder may escape any character ("\u005a" for "Z"); only
 	// then is the slower unquoting needed.

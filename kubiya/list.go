@@ -2,6 +2,7 @@ package kubiya
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // DefaultMaxListBodyBytes caps a list response. The list has no pagination,
@@ -196,116 +195,86 @@ func (c *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countingReader counts bytes so decode errors can say where they are
-// without quoting the body, and keeps the first read error.
-type countingReader struct {
-	r   io.Reader
-	n   int64
-	err error
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if err != nil && err != io.EOF && c.err == nil {
-		c.err = err
-	}
-	return n, err
-}
-
-// listOptions: what encoding/json accepts, jsontext must too. Strings with
-// invalid UTF-8 are replaced, not refused; a name twice is the last one.
-var listOptions = []jsontext.Options{jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true)}
-
 // decodeJobList reads a bare JSON array of JobResponse element by element,
 // so no more than one element is ever buffered (plus the decoder's read
 // buffer), whatever the size of the organization.
-//
-// jsontext finds each element's end and checks its syntax in one pass
-// (encoding/json's Decoder scans every element twice, once to find its end
-// and once to decode it); decodeListElement then decodes it, in the common
-// case without scanning it again, and otherwise with encoding/json, so the
-// jobs, the skipped elements and their errors are encoding/json's.
 func decodeJobList(r io.Reader) (*JobList, error) {
-	cr := &countingReader{r: r}
-	dec := jsontext.NewDecoder(cr, listOptions...)
-	tok, err := dec.ReadToken()
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
 	if err != nil {
-		return nil, listSyntaxError(err, cr)
+		return nil, listSyntaxError(err, dec)
 	}
-	if tok.Kind() != '[' {
-		return nil, fmt.Errorf("not a JSON array (starts with %s)", tokenKind(tok.Kind()))
+	if tok != json.Delim('[') {
+		return nil, fmt.Errorf("not a JSON array (starts with %s)", tokenKind(tok))
 	}
 	list := &JobList{}
-	for i := 0; ; i++ {
-		if k := dec.PeekKind(); k == ']' || k == 0 {
-			break // 0: an error, which reading the closing ']' returns
-		}
-		raw, err := dec.ReadValue()
-		if err != nil {
+	for i := 0; dec.More(); i++ {
+		j := new(Job)
+		err := dec.Decode(j)
+		var typeErr *json.UnmarshalTypeError
+		var timeErr *TimeError
+		switch {
+		case err == nil && j.ID != "":
+			list.Jobs = append(list.Jobs, j)
+		case err == nil:
+			list.Skipped = append(list.Skipped, SkippedJob{Index: i, Err: errNotAJob})
+		case errors.As(err, &typeErr) || errors.As(err, &timeErr):
+			// A wrong type or an unparsable timestamp: the decoder read the
+			// whole element before decoding it, so the next one starts
+			// cleanly. The API writes id first, so the ID is usually known.
+			list.Skipped = append(list.Skipped, SkippedJob{Index: i, ID: j.ID, Err: describeJSONError(err, 0)})
+		default:
 			// Syntax, truncation or a read error: the stream itself is
 			// broken and nothing after this point can be trusted, so the
 			// whole list fails.
-			return nil, fmt.Errorf("element %d: %w", i, listSyntaxError(err, cr))
+			return nil, fmt.Errorf("element %d: %w", i, listSyntaxError(err, dec))
 		}
-		j, err := decodeListElement(raw)
-		if err != nil {
-			// A wrong type or an unparsable timestamp: the element was
-			// read whole, so the next one starts cleanly. The API writes
-			// id first, so the ID is usually known.
-			list.Skipped = append(list.Skipped, SkippedJob{Index: i, ID: j.ID, Err: describeJSONError(err, 0)})
-			continue
-		}
-		if j.ID == "" {
-			list.Skipped = append(list.Skipped, SkippedJob{Index: i, Err: errNotAJob})
-			continue
-		}
-		list.Jobs = append(list.Jobs, j)
 	}
-	if _, err := dec.ReadToken(); err != nil { // the closing ']'
-		return nil, listSyntaxError(err, cr)
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, listSyntaxError(err, dec)
 	}
 	// Anything after the array but whitespace is a broken answer.
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
 			return nil, errors.New("data after the JSON array")
 		}
-		return nil, listSyntaxError(err, cr)
+		return nil, listSyntaxError(err, dec)
 	}
 	return list, nil
 }
 
-func listSyntaxError(err error, cr *countingReader) error {
-	var syntaxErr *jsontext.SyntacticError
+// listSyntaxError describes a list that cannot be read on, by position,
+// never by content.
+func listSyntaxError(err error, dec *json.Decoder) error {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
 	switch {
-	case errors.Is(err, errBodyCap):
-		return errBodyCap
-	case cr.err != nil:
-		// A read error; the caller classifies it from capReader.
-		return fmt.Errorf("reading the body after %d bytes: %w", cr.n, cr.err)
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("truncated JSON")
 	case errors.As(err, &syntaxErr):
-		return fmt.Errorf("invalid JSON near byte %d", syntaxErr.ByteOffset)
+		return fmt.Errorf("invalid JSON near byte %d", syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		// Token reads a number as a float64; its error would quote one
+		// out of range, where the array or its end should be.
+		return errors.New("not a JSON array: a number")
 	default:
-		return errors.New("invalid JSON")
+		// A read error; ListJobs classifies it from capReader.
+		return fmt.Errorf("reading the body near byte %d: %w", dec.InputOffset(), err)
 	}
 }
 
 // tokenKind names a JSON token's kind, never its value.
-func tokenKind(k jsontext.Kind) string {
-	switch k {
-	case '{', '}', ']':
-		return "'" + string(rune(k)) + "'"
-	case '"':
+func tokenKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return "'" + v.String() + "'"
+	case string:
 		return "a string"
-	case '0':
+	case float64:
 		return "a number"
-	case 't', 'f':
+	case bool:
 		return "a boolean"
-	case 'n':
-		return "null"
 	default:
-		return "an unknown token"
+		return "null"
 	}
 }

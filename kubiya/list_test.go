@@ -2,6 +2,7 @@ package kubiya
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func listJob(i int) string {
@@ -204,5 +206,96 @@ func TestListJobsNetworkErrorMidBody(t *testing.T) {
 	_, err := c.ListJobs(context.Background(), ListFilter{})
 	if ClassOf(err) != ClassNetwork {
 		t.Errorf("class = %s (%v), want network", ClassOf(err), err)
+	}
+}
+
+// TestDecodeJobList pins what the list decoder serves: one bad element is
+// skipped with its reason and the rest served; a broken stream fails whole.
+func TestDecodeJobList(t *testing.T) {
+	skip := func(i int, id, err string) SkippedJob { return SkippedJob{Index: i, ID: id, Err: errors.New(err)} }
+	tests := []struct {
+		name    string
+		body    string
+		jobs    []string // IDs
+		skipped []SkippedJob
+		err     string // "" = decodes
+	}{
+		{"empty", ` [ ] `, nil, nil, ""},
+		{"wrong type in the middle", `[` + listJob(1) + `,{"id":"job_2","total_executions":"many"},` + listJob(3) + `]`,
+			[]string{"job_1", "job_3"}, []SkippedJob{skip(1, "job_2", `field "total_executions": want int64, got JSON string`)}, ""},
+		{"wrong type before the id", `[{"total_executions":1.5,"id":"job_1"},` + listJob(2) + `]`,
+			[]string{"job_2"}, []SkippedJob{skip(0, "job_1", `field "total_executions": want int64, got JSON number`)}, ""},
+		{"bad timestamp", `[` + listJob(1) + `,{"id":"job_2","created_at":"yesterday"}]`,
+			[]string{"job_1"}, []SkippedJob{skip(1, "job_2", "unparsable timestamp (9 bytes)")}, ""},
+		{"not jobs", `[null,7,"x",[],{"name":"no id"},` + listJob(5) + `]`, []string{"job_5"}, []SkippedJob{
+			skip(0, "", "not a job: no id"), skip(1, "", "field \"\": want kubiya.Job, got JSON number"),
+			skip(2, "", "field \"\": want kubiya.Job, got JSON string"), skip(3, "", "field \"\": want kubiya.Job, got JSON array"),
+			skip(4, "", "not a job: no id")}, ""},
+		{"truncated in an element", `[` + listJob(1) + `,{"id":"job_2","na`, nil, nil, "element 1: truncated JSON"},
+		{"truncated after an element", `[` + listJob(1), nil, nil, "truncated JSON"},
+		{"syntax error in an element", `[` + listJob(1) + `,{"id":}]`, nil, nil, "element 1: invalid JSON near byte"},
+		{"trailing comma", `[` + listJob(1) + `,]`, nil, nil, "element 1: invalid JSON near byte"},
+		{"data after the array", `[]{}`, nil, nil, "data after the JSON array"},
+		{"an object", validJob, nil, nil, "not a JSON array (starts with '{')"},
+		{"a huge number", `1e999`, nil, nil, "not a JSON array: a number"},
+		{"empty body", ``, nil, nil, "truncated JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := decodeJobList(strings.NewReader(tt.body))
+			if tt.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, j := range list.Jobs {
+				ids = append(ids, j.ID)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(tt.jobs) || fmt.Sprint(list.Skipped) != fmt.Sprint(tt.skipped) {
+				t.Errorf("jobs %v, skipped %v; want %v, %v", ids, list.Skipped, tt.jobs, tt.skipped)
+			}
+		})
+	}
+	for _, body := range listSeeds() {
+		checkList(t, []byte(body))
+	}
+	checkList(t, simulatorList(t, 200))
+}
+
+// TestDecodeJobListTimesAndSecrets: listed jobs take every timestamp form
+// the API notes list, and secret fields reach neither a job nor an error.
+func TestDecodeJobListTimesAndSecrets(t *testing.T) {
+	const canary = "CANARY-SECRET"
+	secrets := `"webhook_url":"https://h/` + canary + `","webhook_secret":"` + canary + `","prompt_template":"` + canary +
+		`","system_prompt":"` + canary + `","config":{"k":"` + canary + `"},"execution_environment":{"env_vars":{"K":"` + canary + `"}}`
+	body := `[{"id":"job_1",` + secrets + `,"last_execution_at":"2025-11-20T10:15:30.123456Z","next_execution_at":"2025-11-21T22:30:00+05:30",
+		"created_at":"2025-11-21T17:00:00","updated_at":"2025-11-21 17:00:00.5","last_triggered_at":null},
+		{"id":"job_2",` + secrets + `,"total_executions":"` + canary + `"}]`
+	list, err := decodeJobList(strings.NewReader(body))
+	if err != nil || len(list.Jobs) != 1 || len(list.Skipped) != 1 {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	j := list.Jobs[0]
+	for _, tt := range []struct {
+		got  Time
+		want time.Time
+	}{
+		{j.LastExecutionAt, time.Date(2025, 11, 20, 10, 15, 30, 123456000, time.UTC)},
+		{j.NextExecutionAt, time.Date(2025, 11, 21, 17, 0, 0, 0, time.UTC)},
+		{j.CreatedAt, time.Date(2025, 11, 21, 17, 0, 0, 0, time.UTC)},
+		{j.UpdatedAt, time.Date(2025, 11, 21, 17, 0, 0, 500000000, time.UTC)},
+		{j.LastTriggeredAt, time.Time{}},
+	} {
+		if !tt.got.Equal(tt.want) || tt.got.Location() != time.UTC {
+			t.Errorf("got %v, want %v", tt.got, tt.want)
+		}
+	}
+	if s := fmt.Sprintf("%+v %v", *j, list.Skipped); strings.Contains(s, canary) {
+		t.Errorf("a secret reached the decoded list: %s", s)
 	}
 }
