@@ -183,3 +183,39 @@ func TestLoadResolvesRelativeFilesAgainstTheConfigDir(t *testing.T) {
 		t.Fatalf("credentials_file = %q, want %q", got, want)
 	}
 }
+
+// TestLoadChecksCredentialsFile: Load (--config.check, start, reload)
+// refuses a key file it cannot use, naming the file and the reason.
+// Unreadability for a non-root user is tested through the binary
+// (TestBinaryCredentialsChecks), which can run the exporter as uid 65532.
+func TestLoadChecksCredentialsFile(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(path string) // makes (or not) the key file
+		want  string
+	}{
+		{"ok", func(p string) { writeFile(t, p, "k\n") }, ""},
+		{"missing", func(string) {}, "no such file or directory"},
+		{"empty", func(p string) { writeFile(t, p, "") }, "api-key: empty"},
+		{"only whitespace", func(p string) { writeFile(t, p, " \n\t\n") }, "api-key: empty"},
+		{"a directory", func(p string) { _ = os.Mkdir(p, 0o700) }, "is a directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(filepath.Join(dir, "api-key"))
+			path := filepath.Join(dir, "kubiya.yml")
+			writeFile(t, path, "control_plane:\n  authorization:\n    credentials_file: api-key\njobs: [job_a]\n")
+			_, err := Load(path, env(EnvAPIKey, "from-env-but-the-file-wins"))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "control_plane.authorization.credentials_file") ||
+				!strings.Contains(err.Error(), filepath.Join(dir, "api-key")) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming the key, the file and %q", err, tt.want)
+			}
+		})
+	}
+}
