@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -206,20 +205,16 @@ func shutdown(server *http.Server, sig os.Signal, timeout time.Duration, logger 
 // reload worked and the key is readable now; else 503 and the reason.
 type readiness struct {
 	config    func() *config.Config // nil before the first good load
-	mu        sync.Mutex
-	reloadErr error
+	reloadErr atomic.Pointer[error]
 }
 
-func (r *readiness) reloaded(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reloadErr = err
-}
+func (r *readiness) reloaded(err error) { r.reloadErr.Store(&err) }
 
 func (r *readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	r.mu.Lock()
-	reason := r.reloadErr
-	r.mu.Unlock()
+	var reason error
+	if p := r.reloadErr.Load(); p != nil {
+		reason = *p
+	}
 	cfg := r.config()
 	switch {
 	case cfg == nil:

@@ -14,20 +14,19 @@ import (
 
 // Up to handfulOfJobs failures of one class in a scrape get a line each;
 // more get one line with the count and the first summaryIDs IDs, so an API
-// outage with hundreds of jobs is one line per scrape, not hundreds.
+// outage is one line per scrape, not one per job.
 const (
 	handfulOfJobs = 5
 	summaryIDs    = 3
 )
 
-// failureLog gathers the job fetch failures of one scrape and logs them,
-// by class, when the scrape's fetches are done. An unreadable key is one
-// line whatever the number of jobs: it is one problem, not one per job.
+// failureLog gathers one scrape's job fetch failures and logs them by class
+// when its fetches are done. An unreadable key is always one line: it is
+// one problem, not one per job.
 type failureLog struct {
 	logger  log.Logger
 	mu      sync.Mutex
-	flushed bool
-	byClass map[kubiya.Class][]jobFailure
+	byClass map[kubiya.Class][]jobFailure // nil once flushed
 }
 
 type jobFailure struct {
@@ -39,34 +38,31 @@ func newFailureLog(logger log.Logger) *failureLog {
 	return &failureLog{logger: logger, byClass: map[kubiya.Class][]jobFailure{}}
 }
 
-// add records a failure; once flushed (a shared request that outlived its
-// scrape) it logs it at once.
+// add records a failure, or logs it at once after flush (a shared request
+// that outlived its scrape).
 func (f *failureLog) add(id string, err error) {
 	f.mu.Lock()
-	if !f.flushed {
-		c := kubiya.ClassOf(err)
-		f.byClass[c] = append(f.byClass[c], jobFailure{id, err})
-		f.mu.Unlock()
+	defer f.mu.Unlock()
+	if f.byClass == nil {
+		f.logOne(jobFailure{id, err})
 		return
 	}
-	f.mu.Unlock()
-	f.logOne(jobFailure{id, err})
+	c := kubiya.ClassOf(err)
+	f.byClass[c] = append(f.byClass[c], jobFailure{id, err})
 }
 
 func (f *failureLog) flush() {
 	f.mu.Lock()
-	byClass := f.byClass
-	f.byClass, f.flushed = nil, true
-	f.mu.Unlock()
-	for _, class := range slices.Sorted(maps.Keys(byClass)) {
-		failures := byClass[class]
+	defer f.mu.Unlock()
+	for _, class := range slices.Sorted(maps.Keys(f.byClass)) {
+		failures := f.byClass[class]
 		if len(failures) <= handfulOfJobs && class != kubiya.ClassCredentials {
 			for _, jf := range failures {
 				f.logOne(jf)
 			}
 			continue
 		}
-		ids := make([]string, 0, summaryIDs+1)
+		var ids []string
 		for _, jf := range failures[:min(summaryIDs, len(failures))] {
 			ids = append(ids, labelValue(jf.id))
 		}
@@ -80,6 +76,7 @@ func (f *failureLog) flush() {
 		level.Warn(f.logger).Log("msg", msg, "class", class, "jobs", len(failures),
 			"job_ids", strings.Join(ids, ","), "err", logErr(failures[0].err))
 	}
+	f.byClass = nil
 }
 
 func (f *failureLog) logOne(jf jobFailure) {
