@@ -158,12 +158,20 @@ func TestBinaryReady(t *testing.T) {
 	if v, _ := metricValue(body, `kubiya_exporter_api_requests_total{code="network",endpoint="get_job"}`); v != "0" {
 		t.Errorf(`code="network" = %q: an unreadable key is not a network failure`, v)
 	}
+	// The log reaches us through a pipe, after the answer.
+	credLine := `msg="cannot read the API key; no API request was sent" class=credentials jobs=` + strconv.Itoa(len(ids))
+	waitFor(t, 10*time.Second, func() bool { return strings.Count(p.stderr.String(), credLine) >= 3 })
 	logs := p.stderr.String()
-	if n := strings.Count(logs, `msg="cannot read the API key; no API request was sent" class=credentials jobs=`+strconv.Itoa(len(ids))); n != 3 {
-		t.Errorf("%d credentials lines for 3 scrapes, want 3:\n%s", n, logs)
-	}
 	if n := strings.Count(logs, "class=credentials"); n != 3 {
 		t.Errorf("%d lines with class=credentials, want one per scrape:\n%s", n, logs)
+	}
+
+	// An empty key file is not ready; the API rejects the empty key.
+	writeFileAtomic(t, keyFile, "")
+	expectReady(503, keyFile+": empty")
+	_, body = get(t, base+"/metrics")
+	if v, _ := metricValue(body, `kubiya_exporter_api_requests_total{code="unauthorized",endpoint="get_job"}`); v != strconv.Itoa(len(ids)) {
+		t.Errorf(`code="unauthorized" = %q after a scrape of %d jobs with an empty key`, v, len(ids))
 	}
 
 	if err := os.Rename(keyFile+".old", keyFile); err != nil {
