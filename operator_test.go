@@ -139,6 +139,14 @@ func TestBinaryReady(t *testing.T) {
 		}
 	}
 	expectReady(200, "Ready")
+	// The landing page links what exists, and no pprof (not mounted).
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `href="/-/ready"`) ||
+		!strings.Contains(body, `href="/-/healthy"`) || !strings.Contains(body, `href="/metrics"`) || strings.Contains(body, "/debug/pprof") {
+		t.Errorf("landing page = %d:\n%s", code, body)
+	}
+	if code, _ := get(t, base+"/debug/pprof/heap"); code != 404 {
+		t.Errorf("/debug/pprof/heap = %d, want 404", code)
+	}
 
 	// A key rotation gone wrong: the file is gone.
 	if err := os.Rename(keyFile, keyFile+".old"); err != nil {
