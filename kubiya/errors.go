@@ -26,8 +26,8 @@ const (
 	ClassTimeout        Class = "timeout"
 	ClassNetwork        Class = "network"
 	ClassBadResponse    Class = "bad_response"
-	// ClassCredentials: the key could not be read (a credentials_file gone
-	// or unreadable), so no request was sent.
+	// ClassCredentials: a file the HTTP client reads on each request (the
+	// key's credentials_file, a TLS file) could not be read; nothing was sent.
 	ClassCredentials Class = "credentials"
 )
 
