@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -27,11 +26,11 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
-	sloggokit "github.com/tjhop/slog-gokit"
 
 	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
 	"github.com/kubiya/kubiya_exporter/exposition"
+	"github.com/kubiya/kubiya_exporter/internal/logging"
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
 
@@ -52,8 +51,9 @@ func run(args []string, getenv func(string) string) int {
 		configFile    = app.Flag("config.file", "Configuration file. The API key comes from KUBIYA_API_KEY or control_plane.authorization.credentials_file, never from a flag.").Default("kubiya.yml").String()
 		configCheck   = app.Flag("config.check", "Validate the configuration file, print what is wrong, and exit 0 if it is valid, 1 if not.").Bool()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus' X-Prometheus-Scrape-Timeout-Seconds to leave time to send the answer.").Default("0.5s").Duration()
-		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
+		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum(logging.Levels...)
+		logFormat     = app.Flag("log.format", "Output format of every log line, the web server's included. One of: [logfmt, json]").Default("logfmt").Enum(logging.Formats...)
+		shutdownWait  = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, stop accepting connections and wait this long at most for the scrapes in flight to be answered, then exit.").Default("15s").Duration()
 		shardIndex    = app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reports only the jobs (static and discovered) whose ID hashes to it (FNV-1a 64 of the ID, modulo --total-shards). See docs/scaling.md.").Default("0").Int()
 		totalShards   = app.Flag("total-shards", "How many shards the jobs are split into; 1 means no sharding.").Default("1").Int()
 		gzipCache     = app.Flag("web.compression-cache", "Keep the gzip-compressed form of the last two /metrics answers, in segments of about 47 KB, and send the segments that did not change as they are instead of compressing them again. On large answers (thousands of jobs) this saves most of gzip's CPU, for answers about 2% larger and up to 64 MiB of memory (7 to 10 MB at 10,000 jobs); answers under 256 KiB are not cached. See docs/scaling.md.").Default("true").Bool()
@@ -70,13 +70,16 @@ func run(args []string, getenv func(string) string) int {
 		return 2
 	}
 
-	baseLogger, slogLevel := newBaseLogger(*logFormat, *logLevel)
-	logger := log.With(baseLogger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	logger, toolkitLogger := logging.New(os.Stderr, *logFormat, *logLevel)
 
 	if *configCheck {
-		if _, err := config.Load(*configFile, getenv); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", *configFile, err)
+		cfg, err := config.Load(*configFile, getenv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err) // it names the file
 			return 1
+		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(os.Stderr, "%s: warning: %s\n", *configFile, w)
 		}
 		fmt.Printf("%s: OK\n", *configFile)
 		return 0
@@ -94,6 +97,7 @@ func run(args []string, getenv func(string) string) int {
 
 	var current atomic.Pointer[scrapeTarget]
 	safeConfig := config.NewSafeConfig(*configFile, getenv, registry)
+	ready := &readiness{config: safeConfig.Get}
 	reload := func() error {
 		_, err := safeConfig.Reload(func(cfg *config.Config) error {
 			target, err := newScrapeTarget(cfg, logger, apiMetrics, shard)
@@ -106,6 +110,7 @@ func run(args []string, getenv func(string) string) int {
 			}
 			return nil
 		})
+		ready.reloaded(err)
 		return err
 	}
 	if err := reload(); err != nil {
@@ -118,7 +123,7 @@ func run(args []string, getenv func(string) string) int {
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, logger, *gzipCache))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Ready") })
+	mux.Handle("/-/ready", ready)
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -141,7 +146,9 @@ func run(args []string, getenv func(string) string) int {
 			Links: []web.LandingLinks{
 				{Address: *metricsPath, Text: "Metrics"},
 				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
 			},
+			Profiling: "false", // no pprof handlers are mounted
 		})
 		if err != nil {
 			level.Error(logger).Log("msg", "cannot build landing page", "err", err)
@@ -151,6 +158,7 @@ func run(args []string, getenv func(string) string) int {
 	}
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	shutdownDone := make(chan struct{})
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(signals)
@@ -164,44 +172,63 @@ func run(args []string, getenv func(string) string) int {
 				}
 				continue
 			}
-			level.Info(logger).Log("msg", "shutting down", "signal", sig)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = server.Shutdown(ctx)
-			cancel()
+			shutdown(server, sig, *shutdownWait, logger)
+			close(shutdownDone)
 			return
 		}
 	}()
 
-	toolkitLogger := slog.New(sloggokit.NewGoKitHandler(baseLogger, slogLevel))
 	if err := web.ListenAndServe(server, webFlags, toolkitLogger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		level.Error(logger).Log("msg", "HTTP server failed", "err", err)
 		return 1
 	}
+	// Serve returns as soon as Shutdown starts; the scrapes in flight end
+	// when Shutdown returns.
+	<-shutdownDone
 	return 0
 }
 
-// newBaseLogger returns the logger without time and caller, which the
-// slog bridge adds itself, and the matching slog level.
-func newBaseLogger(format, lvl string) (log.Logger, slog.Level) {
-	var l log.Logger
-	if format == "json" {
-		l = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
-	} else {
-		l = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
+// shutdown stops accepting connections and waits, at most timeout, for the
+// requests in flight to be answered.
+func shutdown(server *http.Server, sig os.Signal, timeout time.Duration, logger log.Logger) {
+	level.Info(logger).Log("msg", "shutting down; waiting for the scrapes in flight", "signal", sig, "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := server.Shutdown(ctx); err != nil {
+		level.Warn(logger).Log("msg", "scrapes still in flight at --web.shutdown-timeout were cut", "err", err)
+		return
 	}
-	var opt level.Option
-	var sl slog.Level
-	switch lvl {
-	case "debug":
-		opt, sl = level.AllowDebug(), slog.LevelDebug
-	case "warn":
-		opt, sl = level.AllowWarn(), slog.LevelWarn
-	case "error":
-		opt, sl = level.AllowError(), slog.LevelError
+	level.Info(logger).Log("msg", "shut down")
+}
+
+// readiness answers /-/ready: 200 when a configuration is loaded, the last
+// reload worked and the key is readable now; else 503 and the reason.
+type readiness struct {
+	config    func() *config.Config // nil before the first good load
+	reloadErr atomic.Pointer[error]
+}
+
+func (r *readiness) reloaded(err error) { r.reloadErr.Store(&err) }
+
+func (r *readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	var reason error
+	if p := r.reloadErr.Load(); p != nil {
+		reason = *p
+	}
+	cfg := r.config()
+	switch {
+	case cfg == nil:
+		reason = errors.New("no configuration loaded")
+	case reason != nil:
+		reason = fmt.Errorf("the last configuration reload failed: %w", reason)
 	default:
-		opt, sl = level.AllowInfo(), slog.LevelInfo
+		reason = cfg.CheckCredentials()
 	}
-	return level.NewFilter(l, opt), sl
+	if reason != nil {
+		http.Error(w, "Not ready: "+reason.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "Ready")
 }
 
 // scrapeTarget is what one configuration builds: the collector and the

@@ -317,7 +317,7 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"start with bad config", []string{"--config.file=" + bad, "--web.listen-address=" + freeAddr(t)}, 1, "timeout must be greater than 0"},
+		{"start with bad config", []string{"--config.file=" + bad, "--web.listen-address=" + freeAddr(t)}, 1, "must be greater than 0"},
 		{"check bad config", []string{"--config.file=" + bad, "--config.check"}, 1, `jobs[0] "../x"`},
 		{"check good config", []string{"--config.file=" + good, "--config.check"}, 0, "OK"},
 		{"missing file", []string{"--config.file=" + filepath.Join(dir, "nope.yml"), "--config.check"}, 1, "no such file"},

@@ -161,7 +161,7 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 
 // fetchAll fetches the jobs ids with a bounded pool of workers. Results
 // keep the order of ids.
-func (e *Exporter) fetchAll(ctx context.Context, ids []string) []result {
+func (e *Exporter) fetchAll(ctx context.Context, ids []string, failures *failureLog) []result {
 	results := make([]result, len(ids))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -169,7 +169,7 @@ func (e *Exporter) fetchAll(ctx context.Context, ids []string) []result {
 		wg.Go(func() {
 			for i := range next {
 				id := ids[i]
-				job, err := e.fetchShared(ctx, id)
+				job, err := e.fetchShared(ctx, id, failures)
 				results[i] = result{id: id, job: job, err: err}
 			}
 		})
@@ -184,7 +184,7 @@ func (e *Exporter) fetchAll(ctx context.Context, ids []string) []result {
 
 // fetchShared joins an in-flight request for the same job if an overlapping
 // scrape already made one: two Prometheus replicas cost one API call.
-func (e *Exporter) fetchShared(ctx context.Context, id string) (*kubiya.Job, error) {
+func (e *Exporter) fetchShared(ctx context.Context, id string, failures *failureLog) (*kubiya.Job, error) {
 	resultCh := e.inflight.DoChan(id, func() (any, error) {
 		// The shared request must not die with the first scrape's client
 		// connection, but it must end by that scrape's deadline.
@@ -194,7 +194,7 @@ func (e *Exporter) fetchShared(ctx context.Context, id string) (*kubiya.Job, err
 			reqCtx, cancel = context.WithDeadline(reqCtx, deadline)
 			defer cancel()
 		}
-		return e.fetch(reqCtx, id)
+		return e.fetch(reqCtx, id, failures)
 	})
 	select {
 	case r := <-resultCh:
@@ -208,19 +208,20 @@ func (e *Exporter) fetchShared(ctx context.Context, id string) (*kubiya.Job, err
 }
 
 // fetch makes one API request within the global concurrency bound and logs
-// its failure exactly once, however many scrapes share it.
-func (e *Exporter) fetch(ctx context.Context, id string) (*kubiya.Job, error) {
+// its failure exactly once, however many scrapes share it: in the failures
+// of the scrape that made it.
+func (e *Exporter) fetch(ctx context.Context, id string, failures *failureLog) (*kubiya.Job, error) {
 	select {
 	case e.sem <- struct{}{}:
 		defer func() { <-e.sem }()
 	case <-ctx.Done():
 		err := &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded waiting for a request slot")}
-		e.logFailure(id, err)
+		failures.add(id, err)
 		return nil, err
 	}
 	job, err := e.api.GetJob(ctx, id)
 	if err != nil {
-		e.logFailure(id, err)
+		failures.add(id, err)
 		return nil, err
 	}
 	// Only decoded, non-secret fields exist on a Job, so even debug output
@@ -228,9 +229,4 @@ func (e *Exporter) fetch(ctx context.Context, id string) (*kubiya.Job, error) {
 	level.Debug(e.logger).Log("msg", "fetched job", "job_id", labelValue(id), "job_name", labelValue(job.Name),
 		"status", labelValue(job.Status), "total_executions", job.TotalExecutions)
 	return job, nil
-}
-
-func (e *Exporter) logFailure(id string, err error) {
-	level.Warn(e.logger).Log("msg", "fetching job failed", "job_id", labelValue(id),
-		"class", kubiya.ClassOf(err), "err", logErr(err))
 }

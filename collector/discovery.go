@@ -115,9 +115,11 @@ var errNotListed = errors.New("not in the organization's job list")
 // and discovered, each once) and whether the control plane answered the
 // list request (false when no list was made).
 func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
+	failures := newFailureLog(e.logger)
+	defer failures.flush()
 	lm := e.list
 	if lm == nil {
-		return e.fetchAll(ctx, e.jobs), false
+		return e.fetchAll(ctx, e.jobs, failures), false
 	}
 	list, listErr := e.listShared(ctx)
 
@@ -171,7 +173,7 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 			results = append(results, static[i])
 		case listErr == nil && lm.authoritative:
 			err := &kubiya.Error{Class: kubiya.ClassNotFound, Err: errNotListed}
-			e.logFailure(id, err)
+			failures.add(id, err)
 			results = append(results, result{id: id, err: err})
 		case listErr != nil && lm.viaList:
 			results = append(results, result{id: id, err: listErr})
@@ -181,7 +183,7 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 			perJob = append(perJob, id)
 		}
 	}
-	results = append(results, e.fetchAll(ctx, perJob)...)
+	results = append(results, e.fetchAll(ctx, perJob, failures)...)
 	if listErr == nil && lm.discovery.Enabled {
 		e.schedules.retain(seen)
 	}

@@ -136,7 +136,7 @@ func NewAPIMetrics(reg prometheus.Registerer) *APIMetrics {
 	m := &APIMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubiya_exporter_api_requests_total",
-			Help: "Requests to the control plane API by endpoint and outcome class (ok, not_found, unauthorized, invalid_request, rate_limited, server_error, timeout, network, bad_response).",
+			Help: "Requests to the control plane API by endpoint and outcome class (ok, not_found, unauthorized, invalid_request, rate_limited, server_error, timeout, network, bad_response, credentials).",
 		}, []string{"endpoint", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kubiya_exporter_api_request_duration_seconds",

@@ -3,12 +3,15 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -61,7 +64,43 @@ func (c *ControlPlane) UnmarshalYAML(unmarshal func(any) error) error {
 		HTTPClientConfig: commoncfg.DefaultHTTPClientConfig,
 	}
 	type plain ControlPlane
-	return unmarshal((*plain)(c))
+	return keyed("control_plane", unmarshal, (*plain)(c), new(plain))
+}
+
+// keyed decodes a section into into; on failure it decodes the section's
+// keys one at a time into scratch to name the first that fails: yaml.v2
+// reports a duration's or a regular expression's error without its key.
+func keyed(section string, unmarshal func(any) error, into, scratch any) error {
+	err := unmarshal(into)
+	var items yaml.MapSlice
+	if err == nil || unmarshal(&items) != nil {
+		return err
+	}
+	for _, item := range items {
+		b, merr := yaml.Marshal(yaml.MapSlice{item})
+		if merr != nil {
+			continue
+		}
+		if kerr := yaml.UnmarshalStrict(b, scratch); kerr != nil {
+			msg := strings.TrimPrefix(yamlMessage(kerr), "line 1: ")
+			var te *yaml.TypeError
+			if errors.As(err, &te) && len(te.Errors) > 0 { // yaml.v2 knew the line
+				line, _, _ := strings.Cut(te.Errors[0], ":")
+				msg += " (" + line + ")"
+			}
+			return fmt.Errorf("%s.%v: %s", section, item.Key, msg)
+		}
+	}
+	return err
+}
+
+var unknownField = regexp.MustCompile(`field (\S+) not found in type config\.\w+`)
+
+// yamlMessage makes a yaml.v2 error read in terms of the file: an unknown
+// field is an unknown key, not a Go type.
+func yamlMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+	return unknownField.ReplaceAllString(msg, `unknown key "$1"`)
 }
 
 // Load reads and validates the file at path. getenv supplies the environment
@@ -78,6 +117,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	// Relative credential and TLS files are relative to the config file, as
 	// in Prometheus.
 	cfg.ControlPlane.HTTPClientConfig.SetDirectory(filepath.Dir(path))
+	if err := cfg.CheckCredentials(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return cfg, nil
 }
 
@@ -91,7 +133,7 @@ func Parse(data []byte, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := yaml.UnmarshalStrict(data, cfg); err != nil {
-		return nil, err
+		return nil, errors.New(yamlMessage(err))
 	}
 	if v := getenv(EnvBaseURL); v != "" {
 		cfg.ControlPlane.URL = v
@@ -125,10 +167,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("control_plane.url %q: needs an http or https scheme and a host", u.Redacted()))
 	}
 	if cp.Timeout <= 0 {
-		errs = append(errs, errors.New("control_plane.timeout must be greater than 0"))
+		errs = append(errs, fmt.Errorf("control_plane.timeout: %q must be greater than 0", cp.Timeout))
 	}
 	if cp.MaxConcurrency < 1 {
-		errs = append(errs, errors.New("control_plane.max_concurrency must be at least 1"))
+		errs = append(errs, fmt.Errorf("control_plane.max_concurrency: %d must be at least 1", cp.MaxConcurrency))
 	}
 	if err := cp.HTTPClientConfig.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("control_plane: %w", err))
@@ -175,6 +217,27 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// CheckCredentials says whether the API key can be read: a credentials_file
+// must exist, be readable by this process and not be empty. Load runs it
+// (--config.check, start, reload); /-/ready runs it on every probe.
+func (c *Config) CheckCredentials() error {
+	a := c.ControlPlane.HTTPClientConfig.Authorization
+	if a == nil || a.CredentialsFile == "" {
+		return nil // the key is inline or from KUBIYA_API_KEY: Validate checked it
+	}
+	const key = "control_plane.authorization.credentials_file"
+	b, err := os.ReadFile(a.CredentialsFile)
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s %s: permission denied for uid %d", key, a.CredentialsFile, os.Geteuid())
+	case err != nil:
+		return fmt.Errorf("%s: %w", key, err)
+	case len(bytes.TrimSpace(b)) == 0:
+		return fmt.Errorf("%s %s: empty", key, a.CredentialsFile)
+	}
+	return nil
 }
 
 // Warnings lists what is allowed but unwise, for the caller to log.

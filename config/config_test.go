@@ -78,12 +78,16 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 		getenv           func(string) string
 	}{
-		{"unknown key names key and line", "jobs: [job_a]\ncontrol_plane:\n  urll: x\n", "line 3: field urll not found", key},
-		{"unknown top-level key", "jobz: [job_a]\n", "field jobz not found", key},
+		{"unknown key names key and line", "jobs: [job_a]\ncontrol_plane:\n  urll: x\n", `control_plane.urll: unknown key "urll" (line 3)`, key},
+		{"unknown top-level key", "jobz: [job_a]\n", `line 1: unknown key "jobz"`, key},
 		{"bad scheme", "control_plane: {url: ftp://x}\njobs: [job_a]\n", "control_plane.url", key},
 		{"no host", "control_plane: {url: 'https://'}\njobs: [job_a]\n", "needs an http or https scheme and a host", key},
-		{"zero timeout", "control_plane: {timeout: 0s}\njobs: [job_a]\n", "timeout must be greater than 0", key},
-		{"zero concurrency", "control_plane: {max_concurrency: 0}\njobs: [job_a]\n", "max_concurrency must be at least 1", key},
+		{"zero timeout", "control_plane: {timeout: 0s}\njobs: [job_a]\n", `control_plane.timeout: "0s" must be greater than 0`, key},
+		{"bad duration names the key", "control_plane: {timeout: -5s}\njobs: [job_a]\n", `control_plane.timeout: not a valid duration string: "-5s"`, key},
+		{"bad number names the key", "control_plane:\n  max_concurrency: x\njobs: [job_a]\n", "control_plane.max_concurrency: cannot unmarshal !!str `x` into int (line 2)", key},
+		{"bad regex names the key, as written", "discovery: {enabled: true, name_include: '[)'}\n", "discovery.name_include: regular expression \"[)\": error parsing regexp: missing closing ]: `[)`", key},
+		{"regex cannot escape the anchors", "discovery: {enabled: true, entity_name_exclude: 'a)|(b'}\n", "discovery.entity_name_exclude: regular expression \"a)|(b\"", key},
+		{"zero concurrency", "control_plane: {max_concurrency: 0}\njobs: [job_a]\n", "control_plane.max_concurrency: 0 must be at least 1", key},
 		{"no jobs", "control_plane: {}\n", "list at least one job ID", key},
 		{"empty job id", "jobs: ['']\n", "jobs[0]: empty job ID", key},
 		{"path characters", "jobs: ['../../health']\n", "jobs[0] \"../../health\"", key},
@@ -170,11 +174,48 @@ func TestLoadResolvesRelativeFilesAgainstTheConfigDir(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "kubiya.yml")
 	writeFile(t, path, "control_plane:\n  authorization:\n    credentials_file: api-key\njobs: [job_a]\n")
+	writeFile(t, filepath.Join(dir, "api-key"), "k")
 	cfg, err := Load(path, env())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := cfg.ControlPlane.HTTPClientConfig.Authorization.CredentialsFile, filepath.Join(dir, "api-key"); got != want {
 		t.Fatalf("credentials_file = %q, want %q", got, want)
+	}
+}
+
+// TestLoadChecksCredentialsFile: Load (--config.check, start, reload)
+// refuses a key file it cannot use, naming the file and the reason.
+// Unreadability for a non-root user is tested through the binary
+// (TestBinaryCredentialsChecks), which can run the exporter as uid 65532.
+func TestLoadChecksCredentialsFile(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		setup func(path string) // makes (or not) the key file
+		want  string
+	}{
+		{"ok", func(p string) { writeFile(t, p, "k\n") }, ""},
+		{"missing", func(string) {}, "no such file or directory"},
+		{"empty", func(p string) { writeFile(t, p, "") }, "api-key: empty"},
+		{"only whitespace", func(p string) { writeFile(t, p, " \n\t\n") }, "api-key: empty"},
+		{"a directory", func(p string) { _ = os.Mkdir(p, 0o700) }, "is a directory"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tt.setup(filepath.Join(dir, "api-key"))
+			path := filepath.Join(dir, "kubiya.yml")
+			writeFile(t, path, "control_plane:\n  authorization:\n    credentials_file: api-key\njobs: [job_a]\n")
+			_, err := Load(path, env(EnvAPIKey, "from-env-but-the-file-wins"))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "control_plane.authorization.credentials_file") ||
+				!strings.Contains(err.Error(), filepath.Join(dir, "api-key")) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming the key, the file and %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -41,7 +41,7 @@ type Discovery struct {
 func (d *Discovery) UnmarshalYAML(unmarshal func(any) error) error {
 	*d = Discovery{StaticViaListAbove: DefaultStaticViaListAbove}
 	type plain Discovery
-	return unmarshal((*plain)(d))
+	return keyed("discovery", unmarshal, (*plain)(d), new(plain))
 }
 
 func (d *Discovery) validate() error {
@@ -70,10 +70,13 @@ func (r *Regexp) UnmarshalYAML(unmarshal func(any) error) error {
 	if err := unmarshal(&s); err != nil {
 		return err
 	}
-	re, err := regexp.Compile("^(?:" + s + ")$")
+	// Compiled alone first, so an error quotes what the user wrote, and
+	// "a)|(b" cannot escape the anchoring.
+	_, err := regexp.Compile(s)
 	if err != nil {
 		return fmt.Errorf("regular expression %q: %w", truncate(s, 64), err)
 	}
+	re := regexp.MustCompile("^(?:" + s + ")$")
 	*r = Regexp{Regexp: re, original: s}
 	return nil
 }

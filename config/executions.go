@@ -21,7 +21,7 @@ type Executions struct {
 func (e *Executions) UnmarshalYAML(unmarshal func(any) error) error {
 	*e = Executions{Limit: DefaultExecutionsLimit}
 	type plain Executions
-	return unmarshal((*plain)(e))
+	return keyed("executions", unmarshal, (*plain)(e), new(plain))
 }
 
 // ExecutionsEnabled reports whether the executions collector is on, and with

@@ -27,8 +27,8 @@ func TestExecutionsConfig(t *testing.T) {
 		{"limit over the API's maximum", base + "executions: {enabled: true, limit: 1001}\n", false, 0, "executions.limit 1001"},
 		{"limit not a number", base + "executions: {enabled: true, limit: lots}\n", false, 0, "cannot unmarshal"},
 		{"enabled not a bool", base + "executions: {enabled: sometimes}\n", false, 0, "cannot unmarshal"},
-		{"unknown key", base + "executions: {enabled: true, window: 5}\n", false, 0, "field window not found"},
-		{"misspelt section", base + "execution: {enabled: true}\n", false, 0, "field execution not found"},
+		{"unknown key", base + "executions: {enabled: true, window: 5}\n", false, 0, `executions.window: unknown key "window" (line 2)`},
+		{"misspelt section", base + "execution: {enabled: true}\n", false, 0, `line 2: unknown key "execution"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,10 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	commoncfg "github.com/prometheus/common/config"
 )
 
 const validJob = `{"id":"job_1","organization_id":"acme-corp","name":"n","enabled":true,"status":"active",
@@ -277,5 +281,29 @@ func TestParseRetryAfter(t *testing.T) {
 func TestClassOfForeignErrors(t *testing.T) {
 	if ClassOf(context.DeadlineExceeded) != ClassTimeout || ClassOf(errors.New("x")) != ClassNetwork || ClassOf(nil) != ClassOK {
 		t.Fatal("ClassOf misclassifies plain errors")
+	}
+}
+
+// TestGetJobUnreadableCredentialsFile: prometheus/common reads
+// credentials_file on every request; when that read fails no request is
+// sent and the class is credentials, not network.
+func TestGetJobUnreadableCredentialsFile(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	keyFile := filepath.Join(t.TempDir(), "api-key")
+	hc, err := commoncfg.NewClientFromConfig(commoncfg.HTTPClientConfig{
+		Authorization: &commoncfg.Authorization{Type: "Bearer", CredentialsFile: keyFile},
+	}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(srv.URL, hc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetJob(context.Background(), "job_1")
+	if ClassOf(err) != ClassCredentials || !strings.Contains(err.Error(), keyFile) || hits.Load() != 0 {
+		t.Fatalf("class = %s (%v), %d requests; want credentials naming the file, none sent", ClassOf(err), err, hits.Load())
 	}
 }

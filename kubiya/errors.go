@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"time"
@@ -25,12 +26,15 @@ const (
 	ClassTimeout        Class = "timeout"
 	ClassNetwork        Class = "network"
 	ClassBadResponse    Class = "bad_response"
+	// ClassCredentials: a file the HTTP client reads on each request (the
+	// key's credentials_file, a TLS file) could not be read; nothing was sent.
+	ClassCredentials Class = "credentials"
 )
 
 // Classes lists every class, for pre-initialising metrics.
 var Classes = []Class{
 	ClassOK, ClassNotFound, ClassUnauthorized, ClassInvalidRequest, ClassRateLimited,
-	ClassServerError, ClassTimeout, ClassNetwork, ClassBadResponse,
+	ClassServerError, ClassTimeout, ClassNetwork, ClassBadResponse, ClassCredentials,
 }
 
 // Error is a failed API request. Its text never holds the API key, a
@@ -96,7 +100,12 @@ func classifyStatus(code int) Class {
 // ID but never the key (the key travels in a header), so it is kept.
 func classifyTransport(ctx context.Context, err error) *Error {
 	var netErr net.Error
+	var pathErr *fs.PathError
 	switch {
+	case errors.As(err, &pathErr):
+		// prometheus/common reads credentials_file (and TLS files) on each
+		// request; a failed read comes back from the round tripper.
+		return &Error{Class: ClassCredentials, Err: err}
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
 		return &Error{Class: ClassTimeout, Err: errors.New("deadline exceeded")}
 	case errors.As(err, &netErr) && netErr.Timeout():

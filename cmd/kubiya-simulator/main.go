@@ -11,15 +11,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/kubiya/kubiya_exporter/internal/logging"
 	"github.com/kubiya/kubiya_exporter/simulator"
 )
 
@@ -37,17 +38,17 @@ func run(args []string) error {
 	latency := fs.Duration("latency", 0, "latency added to every /api/v1 request")
 	seed := fs.Int64("seed", 1, "seed for deterministic jobs and run outcomes")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log.format", "logfmt", "log format: logfmt or json (the exporter's)")
 	keyFile := fs.String("api-key-file", "", "file holding the API key (else $KUBIYA_API_KEY, else demo-key)")
 	org := fs.String("organization", "acme-corp", "organization_id of the jobs")
 	canary := fs.String("secret-canary", "", "if set, embed this string in every secret field of every job (leak tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log.level: %w", err)
+	if !slices.Contains(logging.Levels, *level) || !slices.Contains(logging.Formats, *format) {
+		return fmt.Errorf("--log.level %q, --log.format %q: want one of %v and one of %v", *level, *format, logging.Levels, logging.Formats)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	_, log := logging.New(os.Stderr, *format, *level)
 
 	key, source, err := apiKey(*keyFile)
 	if err != nil {
