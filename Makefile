@@ -52,6 +52,11 @@ docker: build
 	$(DOCKER) build --build-arg BASE_IMAGE=$(DOCKER_BASE_IMAGE) --build-arg VERSION=$(VERSION) \
 	  --build-arg REVISION=$(REVISION) --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) -t $(DOCKER_IMAGE) .
 
+# README.md's table of the Helm chart's values, from values.yaml.
+.PHONY: chart-values-table
+chart-values-table:
+	cd charts/tests && $(GO) test -count=1 -run '^TestValuesTable$$' . -update
+
 # Release archives, named as promu names them, and their sha256 sums:
 # .tarballs/kubiya_exporter-VERSION.OS-ARCH.tar.gz, .tarballs/sha256sums.txt.
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64

@@ -35,7 +35,7 @@ import (
 const (
 	chartDir  = "../kubiya-exporter"
 	repoRoot  = "../.."
-	release   = "kubiya"
+	release   = "kubiya-exporter"
 	namespace = "monitoring"
 	fullname  = "kubiya-exporter" // the release name contains the chart name
 )
@@ -154,6 +154,10 @@ func one[T any](t *testing.T, objs objects, kind string) T {
 }
 
 func lintAndRender(t *testing.T, helmBin, valuesFile string, set ...string) []byte {
+	return lintAndRenderChart(t, helmBin, chartDir, valuesFile, set...)
+}
+
+func lintAndRenderChart(t *testing.T, helmBin, chart, valuesFile string, set ...string) []byte {
 	t.Helper()
 	var args []string
 	if valuesFile != "" {
@@ -162,8 +166,8 @@ func lintAndRender(t *testing.T, helmBin, valuesFile string, set ...string) []by
 	for _, s := range set {
 		args = append(args, "--set", s)
 	}
-	run(t, helmBin, append([]string{"lint", "--strict", chartDir}, args...)...)
-	return run(t, helmBin, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+	run(t, helmBin, append([]string{"lint", "--strict", chart}, args...)...)
+	return run(t, helmBin, append([]string{"template", release, chart, "--namespace", namespace}, args...)...)
 }
 
 // The matrix: the defaults, then every ci/*-values.yaml (chart-testing's
@@ -199,6 +203,19 @@ func TestChart(t *testing.T) {
 			c.check(t, objs, raw)
 		})
 	}
+	// The rules and dashboards are symbolic links out of the chart's
+	// directory; helm package must store what they point to.
+	t.Run("packaged", func(t *testing.T) {
+		dir := t.TempDir()
+		run(t, helmBin, "package", chartDir, "--destination", dir)
+		pkgs, _ := filepath.Glob(filepath.Join(dir, "*.tgz"))
+		if len(pkgs) != 1 {
+			t.Fatalf("helm package made %v", pkgs)
+		}
+		objs, raw := decodeStrict(t, lintAndRenderChart(t, helmBin, pkgs[0], filepath.Join(chartDir, "ci", "monitoring-values.yaml")))
+		checkCommon(t, objs, exporter)
+		checkMonitoring(t, objs, raw)
+	})
 }
 
 // buildExporter builds the exporter of this repository, to check the
