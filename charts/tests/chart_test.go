@@ -514,7 +514,7 @@ func checkMonitoring(t *testing.T, objs objects, raw map[string]map[string]any) 
 		}
 		name := filepath.Base(f)
 		if g, ok := got[name]; !ok {
-			t.Errorf("no ConfigMap labelled grafana_dashboard=1 has %s: link it into charts/kubiya-exporter/files/dashboards", name)
+			t.Errorf("no ConfigMap labelled grafana_dashboard=1 has %s (charts/kubiya-exporter/files/dashboards links to dashboards/)", name)
 		} else if sha256.Sum256([]byte(g)) != sha256.Sum256(bytes.TrimRight(want, "\n")) {
 			t.Errorf("dashboard %s differs from dashboards/%s", name, name)
 		}
