@@ -317,28 +317,18 @@ func checkCommon(t *testing.T, objs objects, exporter string) {
 		}
 		mounts[m.Name] = m.MountPath
 	}
-	var cfgVol, keyVol *corev1.Volume
-	for i, v := range pod.Volumes {
-		switch {
-		case v.ConfigMap != nil:
-			cfgVol = &pod.Volumes[i]
-		case v.Secret != nil:
-			keyVol = &pod.Volumes[i]
-		}
-	}
-	if cfgVol == nil || keyVol == nil {
-		t.Fatalf("volumes %+v: want a ConfigMap and a Secret", pod.Volumes)
-	}
-	if !slices.Contains(c.Args, "--config.file="+mounts[cfgVol.Name]+"/kubiya.yml") || cfgVol.ConfigMap.Items[0].Path != "kubiya.yml" {
+	cfgSrc, keySrc := sources(t, tmpl)
+	dir := mounts["config"]
+	if !slices.Contains(c.Args, "--config.file="+dir+"/kubiya.yml") || len(cfgSrc.Items) != 1 || cfgSrc.Items[0].Path != "kubiya.yml" {
 		t.Errorf("args %v: --config.file is not the mounted ConfigMap's kubiya.yml", c.Args)
 	}
-	if len(keyVol.Secret.Items) != 1 || keyVol.Secret.DefaultMode == nil || *keyVol.Secret.DefaultMode != 0o400 {
-		t.Errorf("key volume %+v: want one item, mode 0400", keyVol.Secret)
+	if len(keySrc.Items) != 1 || keySrc.Items[0].Mode == nil || *keySrc.Items[0].Mode != 0o400 {
+		t.Errorf("key %+v: want one item, mode 0400", keySrc)
 	}
-	keyFile := mounts[keyVol.Name] + "/" + keyVol.Secret.Items[0].Path
+	keyFile := dir + "/" + keySrc.Items[0].Path
 	for _, cm := range objs["ConfigMap"] {
 		cm := cm.(*corev1.ConfigMap)
-		if cm.Name != cfgVol.ConfigMap.Name {
+		if cm.Name != cfgSrc.Name {
 			continue
 		}
 		var cfg struct {
@@ -362,6 +352,21 @@ func checkCommon(t *testing.T, objs objects, exporter string) {
 	}
 }
 
+// sources returns the ConfigMap and the Secret of the pods' one volume,
+// mounted at /etc/kubiya_exporter.
+func sources(t *testing.T, tmpl corev1.PodTemplateSpec) (*corev1.ConfigMapProjection, *corev1.SecretProjection) {
+	t.Helper()
+	vols := tmpl.Spec.Volumes
+	if len(vols) != 1 || vols[0].Name != "config" || vols[0].Projected == nil || len(vols[0].Projected.Sources) != 2 {
+		t.Fatalf("volumes %+v: want one projected volume, config, of a ConfigMap and a Secret", vols)
+	}
+	cm, secret := vols[0].Projected.Sources[0].ConfigMap, vols[0].Projected.Sources[1].Secret
+	if cm == nil || secret == nil {
+		t.Fatalf("volume sources %+v: want a ConfigMap, then a Secret", vols[0].Projected.Sources)
+	}
+	return cm, secret
+}
+
 func checkDefaults(t *testing.T, objs objects, raw map[string]map[string]any) {
 	tmpl, replicas := podSpec(t, objs)
 	if len(objs["Deployment"]) != 1 || replicas != 1 {
@@ -381,8 +386,8 @@ func checkDefaults(t *testing.T, objs objects, raw map[string]map[string]any) {
 		t.Errorf("want only the configuration's ConfigMap, got %d", len(objs["ConfigMap"]))
 	}
 	// The key's Secret, made outside Helm, is named like the release.
-	if v := tmpl.Spec.Volumes[1].Secret; v == nil || v.SecretName != fullname || v.Items[0].Key != "api-key" {
-		t.Errorf("key volume %+v: want Secret %s, key api-key", tmpl.Spec.Volumes[1], fullname)
+	if _, v := sources(t, tmpl); v.Name != fullname || v.Items[0].Key != "api-key" {
+		t.Errorf("key %+v: want Secret %s, key api-key", v, fullname)
 	}
 
 	// The checksum annotation follows the configuration, and only it.
@@ -432,8 +437,8 @@ func checkExistingSecret(t *testing.T, objs objects, raw map[string]map[string]a
 	if len(objs["Secret"]) != 0 {
 		t.Error("a Secret rendered although existingSecret is set")
 	}
-	v := tmpl.Spec.Volumes[1].Secret
-	if v == nil || v.SecretName != "kubiya-api-key" || len(v.Items) != 1 || v.Items[0].Key != "token" || v.Items[0].Path != "api-key" {
+	_, v := sources(t, tmpl)
+	if v.Name != "kubiya-api-key" || len(v.Items) != 1 || v.Items[0].Key != "token" || v.Items[0].Path != "api-key" {
 		t.Errorf("key volume %+v: want Secret kubiya-api-key, key token, file api-key", v)
 	}
 }
@@ -443,7 +448,7 @@ func checkMonitoring(t *testing.T, objs objects, raw map[string]map[string]any) 
 	svc := one[*corev1.Service](t, objs, "Service")
 
 	secret := one[*corev1.Secret](t, objs, "Secret")
-	if string(secret.Data["api-key"]) != "not-a-real-key" || tmpl.Spec.Volumes[1].Secret.SecretName != secret.Name {
+	if _, key := sources(t, tmpl); string(secret.Data["api-key"]) != "not-a-real-key" || key.Name != secret.Name {
 		t.Errorf("Secret %s %v is not the one mounted", secret.Name, secret.Data)
 	}
 

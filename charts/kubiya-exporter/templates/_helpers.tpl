@@ -132,24 +132,24 @@ spec:
         - name: config
           mountPath: /etc/kubiya_exporter
           readOnly: true
-        - name: api-key
-          mountPath: /etc/kubiya_exporter/secret
-          readOnly: true
   volumes:
+    # One directory for the configuration and the key: a mount nested in a
+    # read-only mount can fail to get its mount point.
     - name: config
-      configMap:
-        name: {{ include "kubiya-exporter.configMapName" . }}
-        items:
-          - key: kubiya.yml
-            path: kubiya.yml
-    - name: api-key
-      secret:
-        secretName: {{ include "kubiya-exporter.secretName" . }}
-        items:
-          - key: {{ .Values.apiKey.secretKey }}
-            path: api-key
-        # Owner read only; with fsGroup Kubernetes adds group read.
-        defaultMode: 0400
+      projected:
+        sources:
+          - configMap:
+              name: {{ include "kubiya-exporter.configMapName" . }}
+              items:
+                - key: kubiya.yml
+                  path: kubiya.yml
+          - secret:
+              name: {{ include "kubiya-exporter.secretName" . }}
+              items:
+                - key: {{ .Values.apiKey.secretKey }}
+                  path: api-key
+                  # Owner read only; with fsGroup Kubernetes adds group read.
+                  mode: 0400
   {{- with .Values.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
