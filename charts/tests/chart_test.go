@@ -118,6 +118,11 @@ func decodeStrict(t *testing.T, manifests []byte) (objects, map[string]map[strin
 		if string(js) == "null" {
 			continue // an empty document (a comment only)
 		}
+		// kubectl apply (helm template | kubectl apply, Argo CD) keeps a
+		// copy of the object in an annotation limited to 256 KiB.
+		if len(js) >= 256<<10 {
+			t.Errorf("an object of %d bytes: too large for kubectl apply", len(js))
+		}
 		var meta struct{ APIVersion, Kind string }
 		var m map[string]any
 		if err := json.Unmarshal(js, &meta); err != nil {
