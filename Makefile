@@ -21,9 +21,12 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(SIM) ./cmd/kubiya-simulator
 
 # Everything: unit tests, golden files, the built binary, promtool/amtool
-# checks (run when the binaries are installed; required when CI is set).
+# checks (run when the binaries are installed; required when CI is set);
+# then the Helm chart's tests, their own module (charts/tests: helm from
+# $HELM or PATH, required when CI is set).
 test:
 	$(GO) test -race -count=1 ./...
+	cd charts/tests && $(GO) test -count=1 ./...
 
 test-short:
 	$(GO) test -short ./...
@@ -39,13 +42,41 @@ lint:
 	  if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd charts/tests && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	npx --yes dockerfile-utils@0.16.3 lint Dockerfile
 
-docker:
-	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(DOCKER_IMAGE) .
+# The image: the binary `make build` made, on DOCKER_BASE_IMAGE (see
+# Dockerfile). DOCKER is docker, podman or buildah.
+DOCKER            ?= docker
+DOCKER_BASE_IMAGE ?= gcr.io/distroless/static-debian12:nonroot
+docker: build
+	$(DOCKER) build --build-arg BASE_IMAGE=$(DOCKER_BASE_IMAGE) --build-arg VERSION=$(VERSION) \
+	  --build-arg REVISION=$(REVISION) --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) -t $(DOCKER_IMAGE) .
+
+# README.md's table of the Helm chart's values, from values.yaml.
+.PHONY: chart-values-table
+chart-values-table:
+	cd charts/tests && $(GO) test -count=1 -run '^TestValuesTable$$' . -update
+
+# Release archives, named as promu names them, and their sha256 sums:
+# .tarballs/kubiya_exporter-VERSION.OS-ARCH.tar.gz, .tarballs/sha256sums.txt.
+PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+.PHONY: crossbuild
+crossbuild:
+	@set -e; rm -rf .tarballs; mkdir -p .tarballs; \
+	for p in $(PLATFORMS); do \
+	  d=$(BIN)-$(VERSION).$${p%/*}-$${p#*/}; mkdir -p .tarballs/$$d; \
+	  echo "build $$d"; \
+	  CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o .tarballs/$$d/$(BIN) .; \
+	  cp README.md examples/kubiya.yml .tarballs/$$d/; \
+	  tar -C .tarballs --owner=0 --group=0 --numeric-owner -cf - $$d | gzip -9n > .tarballs/$$d.tar.gz; \
+	  rm -rf .tarballs/$$d; \
+	done; \
+	cd .tarballs && sha256sum *.tar.gz > sha256sums.txt && cat sha256sums.txt
 
 clean:
 	rm -f $(BIN) $(SIM)
+	rm -rf .tarballs
 	$(GO) clean -testcache
 
 # Fuzz the job and job-list decoders, the timestamp parser and the config loader, each for
