@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -244,9 +245,18 @@ func (c *Config) CheckCredentials() error {
 func (c *Config) Warnings() []string {
 	var warnings []string
 	if a := c.ControlPlane.HTTPClientConfig.Authorization; a != nil && a.CredentialsFile != "" {
-		if fi, err := os.Stat(a.CredentialsFile); err == nil && fi.Mode().Perm()&0o044 != 0 {
+		if fi, err := os.Stat(a.CredentialsFile); err == nil && fi.Mode().Perm()&0o044 != 0 && !readThroughOwnGroup(fi) {
 			warnings = append(warnings, fmt.Sprintf("credentials file %s is readable by group or others (mode %v); chmod 600 it", a.CredentialsFile, fi.Mode().Perm()))
 		}
 	}
 	return warnings
+}
+
+// readThroughOwnGroup: the file is not world-readable and this process reads
+// it as a member of its group, not as its owner. That is how Kubernetes gives
+// a Secret to a non-root container (root-owned, group fsGroup, mode 0440), so
+// the group is the exporter itself and no one else.
+func readThroughOwnGroup(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode().Perm()&0o004 == 0 && int(st.Gid) == os.Getegid() && int(st.Uid) != os.Geteuid()
 }

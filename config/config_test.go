@@ -168,6 +168,28 @@ func TestWarningsForReadableCredentialsFile(t *testing.T) {
 	if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], "readable by group or others") {
 		t.Fatalf("warnings = %v", w)
 	}
+	// Group-readable by its owner's group is a warning too; read through
+	// this process's own group by another owner (Kubernetes' fsGroup) is not.
+	if err := os.Chmod(keyFile, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Warnings(); len(w) != 1 {
+		t.Fatalf("warnings for a 0640 file of our own = %v", w)
+	}
+	if os.Geteuid() == 0 { // only root can give the file to another owner
+		if err := os.Chown(keyFile, 65532, os.Getegid()); err != nil {
+			t.Fatal(err)
+		}
+		if w := cfg.Warnings(); len(w) != 0 {
+			t.Fatalf("warnings for a 0640 file read through our own group = %v", w)
+		}
+		if err := os.Chmod(keyFile, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if w := cfg.Warnings(); len(w) != 1 {
+			t.Fatalf("warnings for a world-readable file of another owner = %v", w)
+		}
+	}
 }
 
 func TestLoadResolvesRelativeFilesAgainstTheConfigDir(t *testing.T) {
