@@ -30,11 +30,6 @@ func newListHandler(tb testing.TB, n int, shard collector.Shard) (http.Handler, 
 
 func newListHandlerShared(tb testing.TB, n int, shard collector.Shard, sim *simulator.Server) (http.Handler, *simulator.Server) {
 	tb.Helper()
-	return newListHandlerCache(tb, n, shard, sim, true)
-}
-
-func newListHandlerCache(tb testing.TB, n int, shard collector.Shard, sim *simulator.Server, gzipCache bool) (http.Handler, *simulator.Server) {
-	tb.Helper()
 	if sim == nil {
 		sim = simulator.New(simulator.Options{APIKey: "k", Jobs: simulator.GenerateJobs(n, 1)})
 	}
@@ -51,13 +46,13 @@ func newListHandlerCache(tb testing.TB, n int, shard collector.Shard, sim *simul
 		tb.Fatal(err)
 	}
 	global := prometheus.NewRegistry()
-	target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(global), shard)
+	target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(global), shard, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var current atomic.Pointer[scrapeTarget]
 	current.Store(target)
-	return metricsHandler(global, &current, 0, log.NewNopLogger(), gzipCache), sim
+	return metricsHandler(global, &current, 0, 40, log.NewNopLogger()), sim
 }
 
 func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRecorder {
@@ -76,15 +71,13 @@ func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRec
 // BenchmarkScrapeList is one whole list-mode scrape of 1000 jobs through
 // the /metrics handler (list request on loopback, stream decode, series,
 // registry, text, gzip), as Prometheus asks for it; ns/op and cpu-ns/job
-// are per job. KUBIYA_BENCH_JOBS=10000 measures the large case,
-// KUBIYA_BENCH_COMPRESSION_CACHE=off turns the compression cache off.
+// are per job. KUBIYA_BENCH_JOBS=10000 measures the large case.
 func BenchmarkScrapeList(b *testing.B) {
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("KUBIYA_BENCH_JOBS")); err == nil && v > 0 {
 		n = v
 	}
-	cache := os.Getenv("KUBIYA_BENCH_COMPRESSION_CACHE") != "off"
-	h, _ := newListHandlerCache(b, n, collector.Shard{}, nil, cache)
+	h, _ := newListHandler(b, n, collector.Shard{})
 	serveScrape(b, h, true)
 	b.ReportAllocs()
 	b.ResetTimer()

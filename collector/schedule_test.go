@@ -224,7 +224,7 @@ func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 	scrape := func(expr, tz string) (valid float64, series int) {
 		job := &kubiya.Job{ID: "job_x", Name: "x", TriggerType: "cron", CronSchedule: expr, CronTimezone: tz}
 		ch := make(chan prometheus.Metric, 64)
-		e.emitJobs(ch, []result{{id: job.ID, job: job}}, fixedNow, &scrapeBuffers{})
+		e.emitJobs(ch, []result{{id: job.ID, job: job}}, nil)
 		close(ch)
 		valid = -1
 		for m := range ch {

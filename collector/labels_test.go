@@ -27,42 +27,6 @@ func oddJobs() []*kubiya.Job {
 	}
 }
 
-// TestFamiliesEmittedInOrder: the collector sends every family of job
-// series in the registry's order, so the scrape registry takes its one-pass
-// path and never sorts them (gather.go).
-func TestFamiliesEmittedInOrder(t *testing.T) {
-	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
-	for name, e := range map[string]*Exporter{
-		"golden (with failing jobs)": golden,
-		"discovery":                  newDiscoveryExporter(simulatorJobs(t, 300)),
-		"odd":                        newDiscoveryExporter(&kubiya.JobList{Jobs: oddJobs()}),
-	} {
-		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			fams := make([][]*series, len(seriesFamilies))
-			maxSeq := -1
-			for _, m := range collectAll(e.Scrape(ctx)) {
-				if s, ok := m.(*series); ok {
-					fams[s.family] = append(fams[s.family], s)
-					maxSeq = max(maxSeq, int(s.job.seq))
-				}
-			}
-			if c := newComparer(fams, maxSeq); !c.ordered {
-				t.Error("jobs by seq are not strictly ordered by their per-job labels")
-			}
-			byLabels := &comparer{} // compares label values only
-			for f, ss := range fams {
-				for i := 1; i < len(ss); i++ {
-					if byLabels.compare(ss[i-1], ss[i]) >= 0 {
-						t.Errorf("%s: %s sent before %s", seriesFamilies[f].name, labelString(ss[i-1]), labelString(ss[i]))
-					}
-				}
-			}
-		})
-	}
-}
-
 // TestJobSeriesConsistent: a pedantic registry, which checks every
 // metric's labels against its descriptor, accepts the job series of every
 // label set (unknown statuses, failing jobs, values labelValue changes).
