@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -290,17 +293,45 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 		target := current.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))
 		defer cancel()
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(target.exporter.Scrape(ctx))
-		// The scrape's registry first: its API requests then show in this
-		// answer's kubiya_exporter_api_requests_total, not the next one's.
-		promhttp.HandlerFor(prometheus.Gatherers{reg, global}, opts).ServeHTTP(w, r)
+		// The scrape first: its API requests then show in this answer's
+		// kubiya_exporter_api_requests_total, not the next one's.
+		promhttp.HandlerFor(gatherers{target.exporter.Scrape(ctx), global}, opts).ServeHTTP(w, r)
 	})
 	gzip, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(gzip.BestSpeed))
 	if err != nil {
 		panic(err) // only for invalid options
 	}
 	return promhttp.InstrumentMetricHandler(global, gzip(handler))
+}
+
+// gatherers is prometheus.Gatherers for a scrape and the process'
+// registry, without checking again every series each has checked (at
+// 10,000 jobs, 190,000): their metric names differ by construction (the
+// scrape's are kubiya_up, kubiya_scrape_duration_seconds and kubiya_job_*;
+// the registry's kubiya_exporter_*, go_*, process_* and promhttp_*). Should
+// they ever share one, prometheus.Gatherers merges what was gathered.
+type gatherers []prometheus.Gatherer
+
+func (g gatherers) Gather() ([]*dto.MetricFamily, error) {
+	var all []*dto.MetricFamily
+	var errs []error
+	names := make(map[string]bool)
+	clash := false
+	for _, gatherer := range g {
+		mfs, err := gatherer.Gather()
+		errs = append(errs, err)
+		for _, mf := range mfs {
+			clash = clash || names[mf.GetName()]
+			names[mf.GetName()] = true
+		}
+		all = append(all, mfs...)
+	}
+	if clash {
+		mfs, err := prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return all, nil })}.Gather()
+		return mfs, errors.Join(append(errs, err)...)
+	}
+	slices.SortFunc(all, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return all, errors.Join(errs...)
 }
 
 // scrapeTimeout is Prometheus' scrape timeout less offset, capped by the

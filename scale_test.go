@@ -55,10 +55,11 @@ func newListHandlerShared(tb testing.TB, n int, shard collector.Shard, sim *simu
 	return metricsHandler(global, &current, 0, 40, log.NewNopLogger()), sim
 }
 
-func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRecorder {
+// serveScrape gets /metrics from h with the given header names and values.
+func serveScrape(tb testing.TB, h http.Handler, headers ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	if gzip {
-		req.Header.Set("Accept-Encoding", "gzip")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -70,7 +71,7 @@ func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRec
 
 // BenchmarkScrapeList is one whole list-mode scrape of 1000 jobs through
 // the /metrics handler (list request on loopback, stream decode, series,
-// registry, text, gzip), as Prometheus asks for it; ns/op and cpu-ns/job
+// OpenMetrics, gzip), as Prometheus 3 asks for it; ns/op and cpu-ns/job
 // are per job. KUBIYA_BENCH_JOBS=10000 measures the large case.
 func BenchmarkScrapeList(b *testing.B) {
 	n := 1000
@@ -78,12 +79,12 @@ func BenchmarkScrapeList(b *testing.B) {
 		n = v
 	}
 	h, _ := newListHandler(b, n, collector.Shard{})
-	serveScrape(b, h, true)
+	serveScrape(b, h, "Accept", acceptPrometheus3, "Accept-Encoding", "gzip")
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
 	for done := 0; done < b.N; done += n {
-		serveScrape(b, h, true)
+		serveScrape(b, h, "Accept", acceptPrometheus3, "Accept-Encoding", "gzip")
 	}
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/job")
 }
@@ -113,8 +114,8 @@ func TestShardFlagsValidated(t *testing.T) {
 // with the headers a client needs.
 func TestMetricsHandlerGzip(t *testing.T) {
 	h, _ := newListHandler(t, 60, collector.Shard{})
-	plain := serveScrape(t, h, false)
-	zipped := serveScrape(t, h, true)
+	plain := serveScrape(t, h)
+	zipped := serveScrape(t, h, "Accept-Encoding", "gzip")
 	if ce := plain.Header().Get("Content-Encoding"); ce != "" {
 		t.Errorf("plain answer has Content-Encoding %q", ce)
 	}
@@ -156,7 +157,7 @@ func TestShardedReplicasCoverEveryJob(t *testing.T) {
 	for shard := range total {
 		var h http.Handler
 		h, sim = newListHandlerShared(t, n, collector.Shard{Index: shard, Total: total}, sim)
-		for line := range strings.Lines(serveScrape(t, h, false).Body.String()) {
+		for line := range strings.Lines(serveScrape(t, h).Body.String()) {
 			if id, ok := strings.CutPrefix(line, `kubiya_job_up{job_id="`); ok {
 				id, _, _ = strings.Cut(id, `"`)
 				seen[id]++

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -30,9 +29,8 @@ type ExecutionLister interface {
 // maxErrorMessageLog bounds an execution's error_message in a debug log line.
 const maxErrorMessageLog = 200
 
-var execUpDesc = prometheus.NewDesc("kubiya_job_executions_up",
-	"1 if the job's executions are known this scrape (read, or unchanged since the last read), else 0 (then no execution series for the job). Only with the executions collector on, for jobs whose kubiya_job_up is 1.",
-	[]string{"job_id"}, nil)
+var execUp = idMetric("kubiya_job_executions_up",
+	"1 if the job's executions are known this scrape (read, or unchanged since the last read), else 0 (then no execution series for the job). Only with the executions collector on, for jobs whose kubiya_job_up is 1.")
 
 // executionMetrics are the per-job metrics of the executions collector,
 // absent while the job's executions are not known.

@@ -66,3 +66,16 @@ func (l *lineLogger) Lines() []string {
 	defer l.mu.Unlock()
 	return slices.Clone(l.lines)
 }
+
+// collectJobs returns the series the exporter builds for results.
+func collectJobs(e *Exporter, results []result) <-chan prometheus.Metric {
+	built, _ := e.buildJobs(results, nil)
+	ch := make(chan prometheus.Metric, 64)
+	for _, b := range built {
+		for i := range b.series {
+			ch <- &b.series[i]
+		}
+	}
+	close(ch)
+	return ch
+}

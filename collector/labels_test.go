@@ -2,12 +2,14 @@ package collector
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -81,4 +83,43 @@ func TestSameJobIDLabel(t *testing.T) {
 	if !strings.Contains(lines, "same job_id label value") {
 		t.Errorf("no warning logged:\n%s", lines)
 	}
+}
+
+// TestGatherMatchesRegistry: what Scrape.Gather answers is what a
+// pedantic prometheus.Registry makes of Scrape.Collect, family for family
+// and byte for byte in the text format, for jobs whose values need
+// escaping or cutting, tie on their labels, have unknown statuses, failed,
+// or come from the cache.
+func TestGatherMatchesRegistry(t *testing.T) {
+	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
+	execs, _ := newExecExporter(t, newExecAPI(execFixtures), fixtureIDs(), 20, nil, nil)
+	for name, e := range map[string]*Exporter{
+		"golden":     golden,
+		"executions": execs,
+		"discovery":  newDiscoveryExporter(simulatorJobs(t, 300)),
+		"odd":        newDiscoveryExporter(&kubiya.JobList{Jobs: oddJobs()}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			for scrape := range 2 { // built, then from the cache
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				got, err := e.Scrape(ctx).Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := gatherFamilies(t, e.Scrape(ctx))
+				g, w := familiesText(t, dropDuration(got)), familiesText(t, dropDuration(want))
+				if g != w {
+					t.Errorf("scrape %d: Gather differs from the registry's:\n%s\nwant\n%s", scrape, g, w)
+				}
+				if !strings.Contains(g, "kubiya_job_info{") {
+					t.Fatalf("no job series:\n%s", g)
+				}
+			}
+		})
+	}
+}
+
+func dropDuration(mfs []*dto.MetricFamily) []*dto.MetricFamily {
+	return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool { return mf.GetName() == "kubiya_scrape_duration_seconds" })
 }

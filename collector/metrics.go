@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -48,7 +47,10 @@ type jobMetric struct {
 	extra      []string // labels after jobLabels
 	series     func(j *jobView, emit emitFunc)
 
-	desc *prometheus.Desc // made from the fields above
+	// Made by describe from the fields above.
+	fqName string
+	desc   *prometheus.Desc
+	order  []int // indexes of jobLabels and extra, in label-name order
 }
 
 // value is a metric with one series per job, always present.
@@ -120,87 +122,59 @@ var jobMetrics = describe([]*jobMetric{
 })
 
 // stateSet emits one series per known state, 1 for current, and one more
-// for a current state that is not known.
+// for a current state that is not known, in the order of their values
+// (a family's order, so a scrape need not sort it).
 func stateSet(emit emitFunc, known []string, current string) {
-	for _, k := range known {
-		emit(boolFloat(k == current), k)
-	}
+	states := slices.Clone(known)
 	if !slices.Contains(known, current) {
-		emit(1, current)
+		states = append(states, current)
+	}
+	slices.Sort(states)
+	for _, st := range states {
+		emit(boolFloat(st == current), st)
 	}
 }
 
 func describe(ms []*jobMetric) []*jobMetric {
 	for _, m := range ms {
-		m.desc = prometheus.NewDesc(prometheus.BuildFQName(namespace, "job", m.name), m.help,
-			append(slices.Clone(jobLabels), m.extra...), nil)
+		m.fqName = prometheus.BuildFQName(namespace, "job", m.name)
+		labels := append(slices.Clone(jobLabels), m.extra...)
+		m.desc = prometheus.NewDesc(m.fqName, m.help, labels, nil)
+		m.order = nameOrder(labels)
 	}
 	return ms
 }
 
+// jobLabelOrder is jobLabels' indexes in label-name order.
+var jobLabelOrder = nameOrder(jobLabels)
+
+// nameOrder returns the indexes of labels in the order of their names, the
+// order of a series' label pairs.
+func nameOrder(labels []string) []int {
+	order := make([]int, len(labels))
+	for i := range labels {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(labels[a], labels[b]) })
+	return order
+}
+
 const namespace = "kubiya"
 
-// Descriptors of the metrics outside the tables.
+// The metrics outside the tables: per scrape, and each job's fetch.
 var (
-	upDesc = prometheus.NewDesc("kubiya_up",
-		"1 if the control plane answered with valid credentials on this scrape.", nil, nil)
-	scrapeDurationDesc = prometheus.NewDesc("kubiya_scrape_duration_seconds",
-		"Time this scrape spent reading the control plane API.", nil, nil)
-	jobUpDesc = prometheus.NewDesc("kubiya_job_up",
-		"1 if this job was fetched and decoded on this scrape, else 0.", []string{"job_id"}, nil)
+	upName, upHelp             = "kubiya_up", "1 if the control plane answered with valid credentials on this scrape."
+	durationName, durationHelp = "kubiya_scrape_duration_seconds", "Time this scrape spent reading the control plane API."
+	upDesc                     = prometheus.NewDesc(upName, upHelp, nil, nil)
+	scrapeDurationDesc         = prometheus.NewDesc(durationName, durationHelp, nil, nil)
+	jobUp                      = idMetric("kubiya_job_up", "1 if this job was fetched and decoded on this scrape, else 0.")
 )
 
-// sample is one per-job series. It is prometheus.MustNewConstMetric's
-// metric but for its labels: the series of a job share the job's label
-// pairs, made once, where a const metric makes its own for each series (at
-// 10,000 jobs, 1.1 million label pairs instead of 140,000). Samples are
-// kept between scrapes while their job's record stays the same (jobCache).
-type sample struct {
-	desc    *prometheus.Desc
-	labels  []*dto.LabelPair // sorted by name; shared, never written
-	gauge   *dto.Gauge
-	counter *dto.Counter
-}
-
-func (s *sample) Desc() *prometheus.Desc { return s.desc }
-
-func (s *sample) Write(m *dto.Metric) error {
-	m.Label, m.Gauge, m.Counter = s.labels, s.gauge, s.counter
-	return nil
-}
-
-// samples builds a job's series of ms. base are the job's labels (sorted by
-// name); extra label pairs are made per series.
-func samples(out []prometheus.Metric, ms []*jobMetric, v *jobView, base []*dto.LabelPair) []prometheus.Metric {
-	for _, m := range ms {
-		m.series(v, func(val float64, extra ...string) {
-			s := &sample{desc: m.desc, labels: base}
-			if len(extra) > 0 {
-				s.labels = slices.Clone(base)
-				for i, name := range m.extra {
-					s.labels = append(s.labels, &dto.LabelPair{Name: &name, Value: &extra[i]})
-				}
-				slices.SortFunc(s.labels, func(a, b *dto.LabelPair) int { return strings.Compare(*a.Name, *b.Name) })
-			}
-			if m.counter {
-				s.counter = &dto.Counter{Value: &val}
-			} else {
-				s.gauge = &dto.Gauge{Value: &val}
-			}
-			out = append(out, s)
-		})
-	}
-	return out
-}
-
-// labelPairs returns the label pairs of names and values, sorted by name.
-func labelPairs(names, values []string) []*dto.LabelPair {
-	pairs := make([]*dto.LabelPair, len(names))
-	for i := range names {
-		pairs[i] = &dto.LabelPair{Name: &names[i], Value: &values[i]}
-	}
-	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(*a.Name, *b.Name) })
-	return pairs
+// idMetric is a per-job metric labeled by job_id alone, emitted by the
+// collector rather than a table.
+func idMetric(fqName, help string) *jobMetric {
+	return &jobMetric{name: fqName, help: help, fqName: fqName, order: []int{0},
+		desc: prometheus.NewDesc(fqName, help, []string{"job_id"}, nil)}
 }
 
 // labelValue makes an API string safe as a label value: valid UTF-8 and at
