@@ -163,37 +163,74 @@ func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
 // labels in name order, and kept between scrapes.
 func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 	r := s.run()
-	fams := make(map[*jobMetric]*dto.MetricFamily)
-	family := func(m *jobMetric) *dto.MetricFamily {
-		f := fams[m]
-		if f == nil {
-			typ := dto.MetricType_GAUGE
-			if m.counter {
-				typ = dto.MetricType_COUNTER
+	// The scrape's series in one array, family after family (the order
+	// the encoder reads them in), and their values in two more.
+	type family struct {
+		mf   *dto.MetricFamily
+		next int // index in metrics of the family's next series
+	}
+	fams := make(map[*jobMetric]*family)
+	total, counters := len(r.down), 0
+	for _, b := range r.jobs {
+		for i := range b.series {
+			if fams[b.series[i].m] == nil {
+				fams[b.series[i].m] = &family{}
 			}
-			f = &dto.MetricFamily{Name: &m.fqName, Help: &m.help, Type: &typ, Metric: make([]*dto.Metric, 0, len(r.jobs))}
-			fams[m] = f
+			fams[b.series[i].m].next++
+			if b.series[i].m.counter {
+				counters++
+			}
 		}
-		return f
+		total += len(b.series)
+	}
+	if len(r.down) > 0 {
+		if fams[jobUp] == nil {
+			fams[jobUp] = &family{}
+		}
+		fams[jobUp].next += len(r.down)
+	}
+	metrics, ptrs := make([]dto.Metric, total), make([]*dto.Metric, total)
+	gaugeValues, counterValues := make([]dto.Gauge, 0, total-counters), make([]dto.Counter, 0, counters)
+	out := []*dto.MetricFamily{gaugeFamily(upName, upHelp, boolFloat(r.up)), gaugeFamily(durationName, durationHelp, r.duration)}
+	at := 0
+	for m, f := range fams {
+		typ := dto.MetricType_GAUGE
+		if m.counter {
+			typ = dto.MetricType_COUNTER
+		}
+		f.mf = &dto.MetricFamily{Name: &m.fqName, Help: &m.help, Type: &typ, Metric: ptrs[at:at:f.next+at]}
+		f.next, at = at, at+f.next
+		out = append(out, f.mf)
+	}
+	add := func(m *jobMetric, labels []*dto.LabelPair, v *float64) {
+		f := fams[m]
+		d := &metrics[f.next]
+		d.Label = labels
+		if m.counter {
+			counterValues = append(counterValues, dto.Counter{Value: v})
+			d.Counter = &counterValues[len(counterValues)-1]
+		} else {
+			gaugeValues = append(gaugeValues, dto.Gauge{Value: v})
+			d.Gauge = &gaugeValues[len(gaugeValues)-1]
+		}
+		f.mf.Metric = append(f.mf.Metric, d)
+		f.next++
 	}
 	for _, b := range r.jobs {
 		for i := range b.series {
-			f := family(b.series[i].m)
-			f.Metric = append(f.Metric, &b.series[i].dto)
+			add(b.series[i].m, b.series[i].labels, &b.series[i].value)
 		}
 	}
 	for _, id := range r.down {
-		f := family(jobUp)
-		f.Metric = append(f.Metric, &dto.Metric{Label: []*dto.LabelPair{{Name: &jobLabels[0], Value: &id}}, Gauge: &dto.Gauge{Value: new(0.0)}})
+		add(jobUp, []*dto.LabelPair{{Name: &jobLabels[0], Value: &id}}, new(0.0))
 	}
-	out := []*dto.MetricFamily{gaugeFamily(upName, upHelp, boolFloat(r.up)), gaugeFamily(durationName, durationHelp, r.duration)}
-	for _, f := range fams {
-		// Most families come sorted (the jobs are); a registry sorts them
-		// by label values in label-name order.
-		if !slices.IsSortedFunc(f.Metric, compareLabels) {
-			slices.SortFunc(f.Metric, compareLabels)
+	for m, f := range fams {
+		// A registry sorts a family's series by their label values in
+		// label-name order. The jobs are sorted by their per-job labels,
+		// so are the families whose labels start with those.
+		if !m.jobOrdered {
+			slices.SortFunc(f.mf.Metric, compareLabels)
 		}
-		out = append(out, f)
 	}
 	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return out, nil
@@ -256,17 +293,23 @@ type builtJob struct {
 	series []series
 }
 
-// series is one series of a job, served as it is until the job changes.
-// It is a prometheus.Metric for Collect and a dto.Metric for Gather.
+// series is one series of a job, served as it is until the job changes;
+// a prometheus.Metric for Collect.
 type series struct {
-	m   *jobMetric
-	dto dto.Metric // never written once built
+	m      *jobMetric
+	labels []*dto.LabelPair // in name order; never written once built
+	value  float64
 }
 
 func (s *series) Desc() *prometheus.Desc { return s.m.desc }
 
 func (s *series) Write(out *dto.Metric) error {
-	out.Label, out.Gauge, out.Counter = s.dto.Label, s.dto.Gauge, s.dto.Counter
+	out.Label = s.labels
+	if s.m.counter {
+		out.Counter = &dto.Counter{Value: &s.value}
+	} else {
+		out.Gauge = &dto.Gauge{Value: &s.value}
+	}
 	return nil
 }
 
@@ -321,8 +364,8 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 
 // build makes the series of fetched job id: kubiya_job_up 1, the table's,
 // and the executions collector's when it is on. A job's label values,
-// label pairs, series and values are each one allocation, so a scrape
-// reads them from adjacent memory.
+// label pairs and series are each one allocation, so a scrape reads them
+// from adjacent memory.
 func (e *Exporter) build(id string, j *kubiya.Job, sched scheduleAt, exec *execSummary) *builtJob {
 	type raw struct {
 		m     *jobMetric
@@ -343,46 +386,53 @@ func (e *Exporter) build(id string, j *kubiya.Job, sched scheduleAt, exec *execS
 	}
 
 	values := []string{labelValue(id), labelValue(j.Name), labelValue(j.EntityType), labelValue(j.EntityID), labelValue(j.EntityName)}
-	names := slices.Clone(jobLabels)
+	names := make([]*string, len(jobLabels), len(jobLabels)+8)
+	for i := range jobLabels {
+		names[i] = &jobLabels[i]
+	}
 	nPtrs := 0
 	for _, r := range raws {
-		values, names = append(values, r.extra...), append(names, r.m.extra[:len(r.extra)]...)
-		nPtrs += len(r.m.order)
+		values = append(values, r.extra...)
+		for i := range r.extra {
+			names = append(names, &r.m.extra[i])
+		}
+		if len(r.extra) > 0 {
+			nPtrs += len(r.m.order)
+		}
 	}
 	text := strings.Join(values, "")
 	pairs := make([]dto.LabelPair, len(values))
 	for i, v := range values {
 		values[i], text = text[:len(v)], text[len(v):]
-		pairs[i].Name, pairs[i].Value = &names[i], &values[i]
+		pairs[i].Name, pairs[i].Value = names[i], &values[i]
 	}
 	b := &builtJob{id: id, job: *j, sched: sched, exec: exec, series: make([]series, len(raws))}
+	// Series without labels of their own share the job's.
+	base := make([]*dto.LabelPair, len(jobLabels))
 	for i, k := range jobLabelOrder {
-		b.key[i] = values[k]
+		base[i], b.key[i] = &pairs[k], values[k]
 	}
+	idOnly := []*dto.LabelPair{&pairs[0]}
 	ptrs := make([]*dto.LabelPair, 0, nPtrs)
-	nums := make([]float64, len(raws))
-	gauges := make([]dto.Gauge, len(raws))
-	counters := make([]dto.Counter, len(raws))
 	extraAt := len(jobLabels)
 	for i, r := range raws {
 		s := &b.series[i]
-		s.m = r.m
-		start := len(ptrs)
-		for _, k := range r.m.order {
-			if k >= len(jobLabels) {
-				k += extraAt - len(jobLabels)
+		s.m, s.value = r.m, r.v
+		switch {
+		case len(r.m.order) == 1:
+			s.labels = idOnly
+		case len(r.extra) == 0:
+			s.labels = base
+		default:
+			start := len(ptrs)
+			for _, k := range r.m.order {
+				if k >= len(jobLabels) {
+					k += extraAt - len(jobLabels)
+				}
+				ptrs = append(ptrs, &pairs[k])
 			}
-			ptrs = append(ptrs, &pairs[k])
-		}
-		extraAt += len(r.extra)
-		s.dto.Label = ptrs[start:len(ptrs):len(ptrs)]
-		nums[i] = r.v
-		if r.m.counter {
-			counters[i].Value = &nums[i]
-			s.dto.Counter = &counters[i]
-		} else {
-			gauges[i].Value = &nums[i]
-			s.dto.Gauge = &gauges[i]
+			extraAt += len(r.extra)
+			s.labels = ptrs[start:len(ptrs):len(ptrs)]
 		}
 	}
 	return b

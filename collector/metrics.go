@@ -48,9 +48,10 @@ type jobMetric struct {
 	series     func(j *jobView, emit emitFunc)
 
 	// Made by describe from the fields above.
-	fqName string
-	desc   *prometheus.Desc
-	order  []int // indexes of jobLabels and extra, in label-name order
+	fqName     string
+	desc       *prometheus.Desc
+	order      []int // indexes of jobLabels and extra, in label-name order
+	jobOrdered bool  // the per-job labels come first in that order
 }
 
 // value is a metric with one series per job, always present.
@@ -141,6 +142,7 @@ func describe(ms []*jobMetric) []*jobMetric {
 		labels := append(slices.Clone(jobLabels), m.extra...)
 		m.desc = prometheus.NewDesc(m.fqName, m.help, labels, nil)
 		m.order = nameOrder(labels)
+		m.jobOrdered = slices.Equal(m.order[:len(jobLabels)], jobLabelOrder)
 	}
 	return ms
 }
