@@ -198,7 +198,7 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		if m.counter {
 			typ = dto.MetricType_COUNTER
 		}
-		f.mf = &dto.MetricFamily{Name: &m.fqName, Help: &m.help, Type: &typ, Metric: ptrs[at:at:f.next+at]}
+		f.mf = &dto.MetricFamily{Name: &m.fqName, Help: &m.help, Type: &typ, Metric: ptrs[at : at : f.next+at]}
 		f.next, at = at, at+f.next
 		out = append(out, f.mf)
 	}
