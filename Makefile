@@ -83,4 +83,3 @@ bench: build
 	$(GO) run ./cmd/kubiya-bench --max-duration 10m --json .build/bench-results.json
 	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 0.05 --json .build/bench-churn-5.json
 	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --json .build/bench-churn-100.json
-	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --exporter-flag=--no-web.compression-cache --json .build/bench-churn-100-nocache.json
