@@ -317,7 +317,7 @@ func (s *series) Write(out *dto.Metric) error {
 type jobCache struct {
 	seed maphash.Seed
 	mu   sync.Mutex
-	m  map[string]*builtJob // by job ID; only jobs of the latest scrape
+	m    map[string]*builtJob // by job ID; only jobs of the latest scrape
 }
 
 // buildJobs returns the series of every fetched job of results, from the
