@@ -317,7 +317,7 @@ func (s *series) Write(out *dto.Metric) error {
 type jobCache struct {
 	seed maphash.Seed
 	mu   sync.Mutex
-	m    map[string]*builtJob // by job ID; only jobs of the latest scrape
+	m    map[string]*builtJob // by job ID: the jobs of the latest scrape
 }
 
 // buildJobs returns the series of every fetched job of results, from the
@@ -327,9 +327,9 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 	now := e.now()
 	seen := make(map[string]struct{}, len(results))
 	built = make([]*builtJob, 0, len(results))
+	// A published map is never written again, so it is read unlocked.
 	e.built.mu.Lock()
-	old := e.built.m
-	e.built.m = make(map[string]*builtJob, len(results))
+	cached := e.built.m
 	e.built.mu.Unlock()
 	for i, r := range results {
 		// IDs are unique, but two can share a label value once cut to
@@ -353,17 +353,19 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 		// 3 KB per job, not 4 (and none of the decoded answer). A collision
 		// (one in 2^64) would keep a job's series one change longer.
 		record := maphash.Comparable(e.built.seed, *r.job)
-		b := old[r.id]
+		b := cached[r.id]
 		if b == nil || b.record != record || b.sched != sched || b.exec != exec {
 			b = e.build(r.id, r.job, sched, exec)
 			b.record = record
 		}
 		built = append(built, b)
 	}
-	e.built.mu.Lock()
+	fresh := make(map[string]*builtJob, len(built))
 	for _, b := range built {
-		e.built.m[b.id] = b
+		fresh[b.id] = b
 	}
+	e.built.mu.Lock()
+	e.built.m = fresh
 	e.built.mu.Unlock()
 	slices.SortFunc(built, func(a, b *builtJob) int { return slices.Compare(a.key[:], b.key[:]) })
 	return built, down
