@@ -13,7 +13,6 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
@@ -115,8 +114,7 @@ func (e *Exporter) Reload(api JobGetter, opts Options) *Exporter {
 }
 
 // Scrape returns one scrape, bounded by ctx's deadline: a
-// prometheus.Gatherer for the /metrics handler, and a prometheus.Collector
-// of the same metrics for a registry.
+// prometheus.Gatherer for the /metrics handler.
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	return &Scrape{e: e, ctx: ctx}
 }
@@ -127,41 +125,13 @@ type Scrape struct {
 	ctx context.Context
 }
 
-func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
-	ch <- upDesc
-	ch <- scrapeDurationDesc
-	ch <- jobUp.desc
-	for _, m := range jobMetrics {
-		ch <- m.desc
-	}
-	if s.e.executions != nil {
-		ch <- execUp.desc
-		for _, m := range executionMetrics {
-			ch <- m.desc
-		}
-	}
-}
-
-func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
-	r := s.run()
-	for _, b := range r.jobs {
-		for i := range b.series {
-			ch <- &b.series[i]
-		}
-	}
-	for _, id := range r.down {
-		ch <- prometheus.MustNewConstMetric(jobUp.desc, prometheus.GaugeValue, 0, id)
-	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, boolFloat(r.up))
-	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, r.duration)
-}
-
-// Gather implements prometheus.Gatherer: the families a prometheus.Registry
-// makes of Collect (TestGatherMatchesRegistry), without the registry's
-// work per series (a copy, label and UTF-8 checks, a hash, a sort), which
-// at 10,000 jobs is most of a scrape's CPU. Job series need none of it:
-// they are built valid (labelValue), one set per job_id value, with their
-// labels in name order, and kept between scrapes.
+// Gather implements prometheus.Gatherer. A prometheus.Collector's metrics
+// would go through a registry's work per series (a copy, label and UTF-8
+// checks, a hash, a sort), most of a scrape's CPU at 10,000 jobs. Job
+// series need none of it: they are built valid (labelValue), one set per
+// job_id value, with their labels in name order, in the order a registry
+// sorts them, and kept between scrapes; TestGatherMatchesRegistry holds
+// Gather to what prometheus.Gatherers makes of its answer.
 func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 	r := s.run()
 	// The scrape's series in one array, family after family (the order
@@ -294,24 +264,11 @@ type builtJob struct {
 	series []series
 }
 
-// series is one series of a job, served as it is until the job changes;
-// a prometheus.Metric for Collect.
+// series is one series of a job, served as it is until the job changes.
 type series struct {
 	m      *jobMetric
 	labels []*dto.LabelPair // in name order; never written once built
 	value  float64
-}
-
-func (s *series) Desc() *prometheus.Desc { return s.m.desc }
-
-func (s *series) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	if s.m.counter {
-		out.Counter = &dto.Counter{Value: &s.value}
-	} else {
-		out.Gauge = &dto.Gauge{Value: &s.value}
-	}
-	return nil
 }
 
 type jobCache struct {

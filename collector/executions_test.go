@@ -202,7 +202,7 @@ func TestExecutionsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := testutil.CollectAndCompare(c, f, names...); err != nil {
+	if err := testutil.GatherAndCompare(c, f, names...); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := api.lastLimits.Load("job_st_pending"); got != "20" {
@@ -214,7 +214,7 @@ func TestExecutionsLint(t *testing.T) {
 	e, _ := newExecExporter(t, newExecAPI(execFixtures), fixtureIDs(), 20, nil, nil)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	problems, err := testutil.CollectAndLint(c)
+	problems, err := testutil.GatherAndLint(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestOverlappingScrapesShareExecutionReads(t *testing.T) {
 		wg.Go(func() {
 			c, cancel := scrapeFor(e, 5*time.Second)
 			defer cancel()
-			if n := testutil.CollectAndCount(c, "kubiya_job_executions_up"); n != len(ids) {
+			if n, _ := testutil.GatherAndCount(c, "kubiya_job_executions_up"); n != len(ids) {
 				t.Errorf("executions_up series = %d, want %d", n, len(ids))
 			}
 		})
@@ -515,7 +515,7 @@ func TestExecutionsShareTheConcurrencyBound(t *testing.T) {
 	e := New(client, log.NewNopLogger(), Options{Jobs: fixtureIDs(), MaxConcurrency: 2, Now: func() time.Time { return fixedNow }, Executions: client, ExecutionsLimit: 5})
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	testutil.CollectAndCount(c)
+	_, _ = c.Gather()
 	if got := api.maxFlight.Load(); got > 2 {
 		t.Fatalf("requests in flight reached %d, want at most 2", got)
 	}

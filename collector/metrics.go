@@ -49,7 +49,6 @@ type jobMetric struct {
 
 	// Made by describe from the fields above.
 	fqName     string
-	desc       *prometheus.Desc
 	order      []int // indexes of jobLabels and extra, in label-name order
 	jobOrdered bool  // the per-job labels come first in that order
 }
@@ -140,7 +139,6 @@ func describe(ms []*jobMetric) []*jobMetric {
 	for _, m := range ms {
 		m.fqName = prometheus.BuildFQName(namespace, "job", m.name)
 		labels := append(slices.Clone(jobLabels), m.extra...)
-		m.desc = prometheus.NewDesc(m.fqName, m.help, labels, nil)
 		m.order = nameOrder(labels)
 		m.jobOrdered = slices.Equal(m.order[:len(jobLabels)], jobLabelOrder)
 	}
@@ -167,16 +165,13 @@ const namespace = "kubiya"
 var (
 	upName, upHelp             = "kubiya_up", "1 if the control plane answered with valid credentials on this scrape."
 	durationName, durationHelp = "kubiya_scrape_duration_seconds", "Time this scrape spent reading the control plane API."
-	upDesc                     = prometheus.NewDesc(upName, upHelp, nil, nil)
-	scrapeDurationDesc         = prometheus.NewDesc(durationName, durationHelp, nil, nil)
 	jobUp                      = idMetric("kubiya_job_up", "1 if this job was fetched and decoded on this scrape, else 0.")
 )
 
 // idMetric is a per-job metric labeled by job_id alone, emitted by the
 // collector rather than a table.
 func idMetric(fqName, help string) *jobMetric {
-	return &jobMetric{name: fqName, help: help, fqName: fqName, order: []int{0},
-		desc: prometheus.NewDesc(fqName, help, []string{"job_id"}, nil)}
+	return &jobMetric{name: fqName, help: help, fqName: fqName, order: []int{0}}
 }
 
 // labelValue makes an API string safe as a label value: valid UTF-8 and at

@@ -141,7 +141,7 @@ func TestTimestampsOutsideNanosecondRange(t *testing.T) {
 # TYPE kubiya_job_next_execution_timestamp_seconds gauge
 kubiya_job_next_execution_timestamp_seconds{entity_id="",entity_name="",entity_type="",job_id="job_never",job_name="n"} 2.53402300799e+11
 `
-	if err := testutil.CollectAndCompare(e.Scrape(context.Background()), strings.NewReader(want), "kubiya_job_next_execution_timestamp_seconds"); err != nil {
+	if err := testutil.GatherAndCompare(e.Scrape(context.Background()), strings.NewReader(want), "kubiya_job_next_execution_timestamp_seconds"); err != nil {
 		t.Error(err)
 	}
 }
