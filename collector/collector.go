@@ -358,9 +358,10 @@ func (e *Exporter) build(id string, j *kubiya.Job, sched scheduleAt, exec *execS
 	}
 	nPtrs := 0
 	for _, r := range raws {
-		values = append(values, r.extra...)
-		for i := range r.extra {
-			names = append(names, &r.m.extra[i])
+		for i, v := range r.extra {
+			if r.m.shared[v] == nil {
+				values, names = append(values, v), append(names, &r.m.extra[i])
+			}
 		}
 		if len(r.extra) > 0 {
 			nPtrs += len(r.m.order)
@@ -381,6 +382,7 @@ func (e *Exporter) build(id string, j *kubiya.Job, sched scheduleAt, exec *execS
 	idOnly := []*dto.LabelPair{&pairs[0]}
 	ptrs := make([]*dto.LabelPair, 0, nPtrs)
 	extraAt := len(jobLabels)
+	var extra []*dto.LabelPair // r's extra label pairs, by index
 	for i, r := range raws {
 		s := &b.series[i]
 		s.m, s.value = r.m, r.v
@@ -390,14 +392,22 @@ func (e *Exporter) build(id string, j *kubiya.Job, sched scheduleAt, exec *execS
 		case len(r.extra) == 0:
 			s.labels = base
 		default:
+			extra = extra[:0]
+			for _, v := range r.extra {
+				if p := r.m.shared[v]; p != nil {
+					extra = append(extra, p)
+				} else {
+					extra, extraAt = append(extra, &pairs[extraAt]), extraAt+1
+				}
+			}
 			start := len(ptrs)
 			for _, k := range r.m.order {
-				if k >= len(jobLabels) {
-					k += extraAt - len(jobLabels)
+				if k < len(jobLabels) {
+					ptrs = append(ptrs, &pairs[k])
+				} else {
+					ptrs = append(ptrs, extra[k-len(jobLabels)])
 				}
-				ptrs = append(ptrs, &pairs[k])
 			}
-			extraAt += len(r.extra)
 			s.labels = ptrs[start:len(ptrs):len(ptrs)]
 		}
 	}

@@ -36,7 +36,7 @@ var execUp = idMetric("kubiya_job_executions_up",
 // absent while the job's executions are not known.
 var executionMetrics = describe([]*jobMetric{
 	{name: "last_execution_status", help: "Status of the job's newest execution as a state set (pending, running, waiting_for_input, completed, failed, cancelled): 1 for the current status; an unknown status gets its own series.",
-		extra: []string{"status"}, series: func(v *jobView, emit emitFunc) {
+		extra: []string{"status"}, states: kubiya.ExecutionStatuses, series: func(v *jobView, emit emitFunc) {
 			if v.exec == nil || !v.exec.hasNewest {
 				return
 			}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -45,12 +46,14 @@ type jobMetric struct {
 	name, help string
 	counter    bool
 	extra      []string // labels after jobLabels
+	states     []string // a state set's known values of its one extra label
 	series     func(j *jobView, emit emitFunc)
 
 	// Made by describe from the fields above.
 	fqName     string
-	order      []int // indexes of jobLabels and extra, in label-name order
-	jobOrdered bool  // the per-job labels come first in that order
+	order      []int                     // indexes of jobLabels and extra, in label-name order
+	shared     map[string]*dto.LabelPair // the label pair of each known state, shared by all jobs
+	jobOrdered bool                      // the per-job labels come first in that order
 }
 
 // value is a metric with one series per job, always present.
@@ -83,7 +86,7 @@ var jobMetrics = describe([]*jobMetric{
 		}},
 	{name: "enabled", help: "1 if the job is enabled, else 0.",
 		series: value(func(j *kubiya.Job) float64 { return boolFloat(j.Enabled) })},
-	{name: "status", help: "The job's status as a state set: 1 for the current status.", extra: []string{"status"},
+	{name: "status", help: "The job's status as a state set: 1 for the current status.", extra: []string{"status"}, states: knownStatuses,
 		series: func(v *jobView, emit emitFunc) { stateSet(emit, knownStatuses, labelValue(v.job.Status)) }},
 	{name: "executions_total", help: "Executions of the job the control plane has recorded.", counter: true,
 		series: value(func(j *kubiya.Job) float64 { return float64(j.TotalExecutions) })},
@@ -141,6 +144,12 @@ func describe(ms []*jobMetric) []*jobMetric {
 		labels := append(slices.Clone(jobLabels), m.extra...)
 		m.order = nameOrder(labels)
 		m.jobOrdered = slices.Equal(m.order[:len(jobLabels)], jobLabelOrder)
+		if m.states != nil {
+			m.shared = make(map[string]*dto.LabelPair, len(m.states))
+			for i := range m.states {
+				m.shared[m.states[i]] = &dto.LabelPair{Name: &m.extra[0], Value: &m.states[i]}
+			}
+		}
 	}
 	return ms
 }
