@@ -250,3 +250,37 @@ func TestBinaryServesOpenMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadKeepsClient: a reload that leaves control_plane as it was keeps
+// the API client (and with it the exporter's shared requests); one that
+// changes it gets a new client.
+func TestReloadKeepsClient(t *testing.T) {
+	parse := func(yml string) *config.Config {
+		cfg, err := config.Parse([]byte(yml), func(k string) string {
+			if k == config.EnvAPIKey {
+				return "k"
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	build := func(cfg *config.Config, prev *scrapeTarget) *scrapeTarget {
+		target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(prometheus.NewRegistry()), collector.Shard{}, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return target
+	}
+	first := build(parse("control_plane:\n  url: http://127.0.0.1:1\njobs: [job_a]\n"), nil)
+	same := build(parse("control_plane:\n  url: http://127.0.0.1:1\njobs: [job_a, job_b]\n"), first)
+	if same.client != first.client || same.httpClient != first.httpClient {
+		t.Error("unchanged control_plane: the client was rebuilt")
+	}
+	other := build(parse("control_plane:\n  url: http://127.0.0.1:2\njobs: [job_a]\n"), same)
+	if other.client == same.client || other.httpClient == same.httpClient {
+		t.Error("a new control_plane.url kept the old client")
+	}
+}

@@ -261,8 +261,9 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 	return t, nil
 }
 
-// metricsHandler serves one registry per request, as mysqld_exporter does,
-// so the scrape's deadline reaches every API request; promhttp picks the
+// metricsHandler gathers one scrape per request (mysqld_exporter's
+// registry per request), so the scrape's deadline reaches every API
+// request; promhttp picks the
 // format (text, OpenMetrics, protobuf). At most maxRequests scrapes run at
 // once (0: no limit), as node_exporter's --web.max-requests; the others
 // get 503.
