@@ -83,7 +83,7 @@ clean:
 # FUZZTIME (seeds: */testdata/fuzz/). Minimizing is capped so a flaky-
 # coverage input cannot stall a target past its time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse ./exposition:FuzzGzipCache
+FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse
 .PHONY: fuzz load
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -110,8 +110,7 @@ e2e:
 # modes. About 5 minutes on 2 cores; the harness gives up after 10.
 .PHONY: bench
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./kubiya/ ./collector/ ./exposition/ .
+	$(GO) test -run '^$$' -bench . -benchmem ./kubiya/ ./collector/ .
 	$(GO) run ./cmd/kubiya-bench --max-duration 10m --json .build/bench-results.json
 	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 0.05 --json .build/bench-churn-5.json
 	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --json .build/bench-churn-100.json
-	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --exporter-flag=--no-web.compression-cache --json .build/bench-churn-100-nocache.json

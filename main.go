@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,10 +21,13 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	"github.com/klauspost/compress/gzhttp"
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
@@ -29,7 +35,6 @@ import (
 
 	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
-	"github.com/kubiya/kubiya_exporter/exposition"
 	"github.com/kubiya/kubiya_exporter/internal/logging"
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -56,7 +61,7 @@ func run(args []string, getenv func(string) string) int {
 		shutdownWait  = app.Flag("web.shutdown-timeout", "On SIGTERM or SIGINT, stop accepting connections and wait this long at most for the scrapes in flight to be answered, then exit.").Default("15s").Duration()
 		shardIndex    = app.Flag("shard", "This replica's shard, 0 to --total-shards - 1: it reports only the jobs (static and discovered) whose ID hashes to it (FNV-1a 64 of the ID, modulo --total-shards). See docs/scaling.md.").Default("0").Int()
 		totalShards   = app.Flag("total-shards", "How many shards the jobs are split into; 1 means no sharding.").Default("1").Int()
-		gzipCache     = app.Flag("web.compression-cache", "Keep the gzip-compressed form of the last two /metrics answers, in segments of about 47 KB, and send the segments that did not change as they are instead of compressing them again. On large answers (thousands of jobs) this saves most of gzip's CPU, for answers about 2% larger and up to 64 MiB of memory (7 to 10 MB at 10,000 jobs); answers under 256 KiB are not cached. See docs/scaling.md.").Default("true").Bool()
+		maxRequests   = app.Flag("web.max-requests", "Maximum number of parallel scrape requests. Use 0 to disable.").Default("40").Int()
 	)
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
@@ -100,11 +105,16 @@ func run(args []string, getenv func(string) string) int {
 	ready := &readiness{config: safeConfig.Get}
 	reload := func() error {
 		_, err := safeConfig.Reload(func(cfg *config.Config) error {
-			target, err := newScrapeTarget(cfg, logger, apiMetrics, shard)
+			prev := current.Load()
+			target, err := newScrapeTarget(cfg, logger, apiMetrics, shard, prev)
 			if err != nil {
 				return err
 			}
 			current.Store(target)
+			if prev != nil && prev.httpClient != target.httpClient {
+				// Scrapes still running keep their connections.
+				prev.httpClient.CloseIdleConnections()
+			}
 			for _, w := range cfg.Warnings() {
 				level.Warn(logger).Log("msg", w)
 			}
@@ -121,7 +131,7 @@ func run(args []string, getenv func(string) string) int {
 		"discovery", safeConfig.Get().Discovery.Enabled, "shard", shard.Index, "total_shards", shard.Total)
 
 	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, logger, *gzipCache))
+	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, *maxRequests, logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
 	mux.Handle("/-/ready", ready)
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -231,23 +241,36 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "Ready")
 }
 
-// scrapeTarget is what one configuration builds: the collector and the
-// longest a scrape may take.
+// scrapeTarget is what one configuration builds: the API client, the
+// collector and the longest a scrape may take.
 type scrapeTarget struct {
-	exporter *collector.Exporter
-	timeout  time.Duration
+	exporter     *collector.Exporter
+	timeout      time.Duration
+	controlPlane config.ControlPlane // what the client was made from
+	client       *kubiya.Client
+	httpClient   *http.Client
 }
 
-func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Observer, shard collector.Shard) (*scrapeTarget, error) {
-	userAgent := exporterName + "/" + version.Version
-	httpClient, err := commoncfg.NewClientFromConfig(cfg.ControlPlane.HTTPClientConfig, exporterName,
-		commoncfg.WithUserAgent(userAgent))
-	if err != nil {
-		return nil, fmt.Errorf("control plane HTTP client: %w", err)
-	}
-	client, err := kubiya.NewClient(cfg.ControlPlane.URL, httpClient, kubiya.Options{UserAgent: userAgent, Observer: observer})
-	if err != nil {
-		return nil, err
+// newScrapeTarget builds the target of cfg. prev, the target of the
+// configuration before a reload, lends its client when the control plane
+// settings did not change, and its exporter's state (collector.Reload).
+func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Observer, shard collector.Shard, prev *scrapeTarget) (*scrapeTarget, error) {
+	t := &scrapeTarget{timeout: time.Duration(cfg.ControlPlane.Timeout), controlPlane: cfg.ControlPlane}
+	if prev != nil && prev.controlPlane.URL == cfg.ControlPlane.URL &&
+		reflect.DeepEqual(prev.controlPlane.HTTPClientConfig, cfg.ControlPlane.HTTPClientConfig) {
+		t.client, t.httpClient = prev.client, prev.httpClient
+	} else {
+		userAgent := exporterName + "/" + version.Version
+		var err error
+		t.httpClient, err = commoncfg.NewClientFromConfig(cfg.ControlPlane.HTTPClientConfig, exporterName,
+			commoncfg.WithUserAgent(userAgent))
+		if err != nil {
+			return nil, fmt.Errorf("control plane HTTP client: %w", err)
+		}
+		t.client, err = kubiya.NewClient(cfg.ControlPlane.URL, t.httpClient, kubiya.Options{UserAgent: userAgent, Observer: observer})
+		if err != nil {
+			return nil, err
+		}
 	}
 	opts := collector.Options{
 		Jobs:           cfg.Jobs,
@@ -255,42 +278,88 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 	}
 	opts.Discovery, opts.StaticViaListAbove, opts.Shard = discoveryOptions(cfg.Discovery), cfg.Discovery.StaticViaListAbove, shard
 	if limit, on := cfg.ExecutionsEnabled(); on {
-		opts.Executions, opts.ExecutionsLimit = client, limit
+		opts.Executions, opts.ExecutionsLimit = t.client, limit
 	}
-	exp := collector.New(client, logger, opts)
-	return &scrapeTarget{exporter: exp, timeout: time.Duration(cfg.ControlPlane.Timeout)}, nil
+	if prev != nil {
+		t.exporter = prev.exporter.Reload(t.client, opts)
+	} else {
+		t.exporter = collector.New(t.client, logger, opts)
+	}
+	return t, nil
 }
 
-// metricsHandler serves one registry per request, as mysqld_exporter does,
-// so the scrape's deadline reaches every API request. gzipCache turns on
-// the compressed-segment cache, whose metrics go to global.
-func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, logger log.Logger, gzipCache bool) http.Handler {
-	errorLog := &promhttpLogger{logger: logger}
-	gzip := exposition.NewGzip(exposition.GzipOptions{Cache: gzipCache, Registerer: global})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// metricsHandler gathers one scrape per request (mysqld_exporter's
+// registry per request), so the scrape's deadline reaches every API
+// request; promhttp picks the
+// format (text, OpenMetrics, protobuf). At most maxRequests scrapes run at
+// once (0: no limit), as node_exporter's --web.max-requests; the others
+// get 503.
+func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, maxRequests int, logger log.Logger) http.Handler {
+	opts := promhttp.HandlerOpts{
+		ErrorLog:          &promhttpLogger{logger: logger},
+		ErrorHandling:     promhttp.ContinueOnError,
+		Registry:          global,
+		EnableOpenMetrics: true,
+		// gzip below: klauspost's fastest level costs a fraction of the
+		// CPU of compress/gzip's default on answers of megabytes.
+		DisableCompression: true,
+	}
+	var inFlight chan struct{}
+	if maxRequests > 0 {
+		inFlight = make(chan struct{}, maxRequests)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if inFlight != nil {
+			select {
+			case inFlight <- struct{}{}:
+				defer func() { <-inFlight }()
+			default:
+				http.Error(w, fmt.Sprintf("Limit of concurrent requests reached (%d), try again later.", maxRequests), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		target := current.Load()
 		ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, target.timeout, offset))
 		defer cancel()
-		// The scrape's own registry: its job series skip the checks that
-		// cannot fail for them (collector/gather.go).
-		scrape := target.exporter.Scrape(ctx)
-		// Its series' memory goes to the next scrape once the answer below
-		// is written.
-		defer scrape.Close()
-		reg := collector.NewScrapeRegistry(scrape)
-		// The scrape's registry first: its API requests then show in this
-		// answer's kubiya_exporter_api_requests_total, not the next one's.
-		// The exposition package does what prometheus.Gatherers and promhttp
-		// do, for a fraction of the CPU on large scrapes.
-		opts := promhttp.HandlerOpts{
-			ErrorLog:           errorLog,
-			ErrorHandling:      promhttp.ContinueOnError,
-			DisableCompression: true,
-		}
-		gzip.Serve(w, r, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			exposition.Serve(w, r, exposition.Gatherer{Scrape: reg, Global: global}, opts)
-		}))
+		// The scrape first: its API requests then show in this answer's
+		// kubiya_exporter_api_requests_total, not the next one's.
+		promhttp.HandlerFor(gatherers{target.exporter.Scrape(ctx), global}, opts).ServeHTTP(w, r)
 	})
+	gzip, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(gzip.BestSpeed))
+	if err != nil {
+		panic(err) // only for invalid options
+	}
+	return promhttp.InstrumentMetricHandler(global, gzip(handler))
+}
+
+// gatherers is prometheus.Gatherers for a scrape and the process'
+// registry, without checking again every series each has checked (at
+// 10,000 jobs, 190,000): their metric names differ by construction (the
+// scrape's are kubiya_up, kubiya_scrape_duration_seconds and kubiya_job_*;
+// the registry's kubiya_exporter_*, go_*, process_* and promhttp_*). Should
+// they ever share one, prometheus.Gatherers merges what was gathered.
+type gatherers []prometheus.Gatherer
+
+func (g gatherers) Gather() ([]*dto.MetricFamily, error) {
+	var all []*dto.MetricFamily
+	var errs []error
+	names := make(map[string]bool)
+	clash := false
+	for _, gatherer := range g {
+		mfs, err := gatherer.Gather()
+		errs = append(errs, err)
+		for _, mf := range mfs {
+			clash = clash || names[mf.GetName()]
+			names[mf.GetName()] = true
+		}
+		all = append(all, mfs...)
+	}
+	if clash {
+		mfs, err := prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return all, nil })}.Gather()
+		return mfs, errors.Join(append(errs, err)...)
+	}
+	slices.SortFunc(all, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return all, errors.Join(errs...)
 }
 
 // scrapeTimeout is Prometheus' scrape timeout less offset, capped by the

@@ -30,11 +30,6 @@ func newListHandler(tb testing.TB, n int, shard collector.Shard) (http.Handler, 
 
 func newListHandlerShared(tb testing.TB, n int, shard collector.Shard, sim *simulator.Server) (http.Handler, *simulator.Server) {
 	tb.Helper()
-	return newListHandlerCache(tb, n, shard, sim, true)
-}
-
-func newListHandlerCache(tb testing.TB, n int, shard collector.Shard, sim *simulator.Server, gzipCache bool) (http.Handler, *simulator.Server) {
-	tb.Helper()
 	if sim == nil {
 		sim = simulator.New(simulator.Options{APIKey: "k", Jobs: simulator.GenerateJobs(n, 1)})
 	}
@@ -51,19 +46,20 @@ func newListHandlerCache(tb testing.TB, n int, shard collector.Shard, sim *simul
 		tb.Fatal(err)
 	}
 	global := prometheus.NewRegistry()
-	target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(global), shard)
+	target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(global), shard, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var current atomic.Pointer[scrapeTarget]
 	current.Store(target)
-	return metricsHandler(global, &current, 0, log.NewNopLogger(), gzipCache), sim
+	return metricsHandler(global, &current, 0, 40, log.NewNopLogger()), sim
 }
 
-func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRecorder {
+// serveScrape gets /metrics from h with the given header names and values.
+func serveScrape(tb testing.TB, h http.Handler, headers ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-	if gzip {
-		req.Header.Set("Accept-Encoding", "gzip")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -75,22 +71,20 @@ func serveScrape(tb testing.TB, h http.Handler, gzip bool) *httptest.ResponseRec
 
 // BenchmarkScrapeList is one whole list-mode scrape of 1000 jobs through
 // the /metrics handler (list request on loopback, stream decode, series,
-// registry, text, gzip), as Prometheus asks for it; ns/op and cpu-ns/job
-// are per job. KUBIYA_BENCH_JOBS=10000 measures the large case,
-// KUBIYA_BENCH_COMPRESSION_CACHE=off turns the compression cache off.
+// OpenMetrics, gzip), as Prometheus 3 asks for it; ns/op and cpu-ns/job
+// are per job. KUBIYA_BENCH_JOBS=10000 measures the large case.
 func BenchmarkScrapeList(b *testing.B) {
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("KUBIYA_BENCH_JOBS")); err == nil && v > 0 {
 		n = v
 	}
-	cache := os.Getenv("KUBIYA_BENCH_COMPRESSION_CACHE") != "off"
-	h, _ := newListHandlerCache(b, n, collector.Shard{}, nil, cache)
-	serveScrape(b, h, true)
+	h, _ := newListHandler(b, n, collector.Shard{})
+	serveScrape(b, h, "Accept", acceptPrometheus3, "Accept-Encoding", "gzip")
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU()
 	for done := 0; done < b.N; done += n {
-		serveScrape(b, h, true)
+		serveScrape(b, h, "Accept", acceptPrometheus3, "Accept-Encoding", "gzip")
 	}
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/job")
 }
@@ -120,8 +114,8 @@ func TestShardFlagsValidated(t *testing.T) {
 // with the headers a client needs.
 func TestMetricsHandlerGzip(t *testing.T) {
 	h, _ := newListHandler(t, 60, collector.Shard{})
-	plain := serveScrape(t, h, false)
-	zipped := serveScrape(t, h, true)
+	plain := serveScrape(t, h)
+	zipped := serveScrape(t, h, "Accept-Encoding", "gzip")
 	if ce := plain.Header().Get("Content-Encoding"); ce != "" {
 		t.Errorf("plain answer has Content-Encoding %q", ce)
 	}
@@ -163,7 +157,7 @@ func TestShardedReplicasCoverEveryJob(t *testing.T) {
 	for shard := range total {
 		var h http.Handler
 		h, sim = newListHandlerShared(t, n, collector.Shard{Index: shard, Total: total}, sim)
-		for line := range strings.Lines(serveScrape(t, h, false).Body.String()) {
+		for line := range strings.Lines(serveScrape(t, h).Body.String()) {
 			if id, ok := strings.CutPrefix(line, `kubiya_job_up{job_id="`); ok {
 				id, _, _ = strings.Cut(id, `"`)
 				seen[id]++

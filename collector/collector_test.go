@@ -112,7 +112,7 @@ func newTestExporter(t testing.TB, api http.Handler, ids []string, concurrency i
 	return New(client, logger, Options{Jobs: ids, MaxConcurrency: concurrency, Now: func() time.Time { return fixedNow }}), metrics
 }
 
-func scrapeFor(e *Exporter, timeout time.Duration) (prometheus.Collector, context.CancelFunc) {
+func scrapeFor(e *Exporter, timeout time.Duration) (prometheus.Gatherer, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	return e.Scrape(ctx), cancel
 }
@@ -147,7 +147,7 @@ func TestCollectGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := testutil.CollectAndCompare(c, f, stableMetrics...); err != nil {
+	if err := testutil.GatherAndCompare(c, f, stableMetrics...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -156,7 +156,7 @@ func TestCollectAndLint(t *testing.T) {
 	e, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	problems, err := testutil.CollectAndLint(c)
+	problems, err := testutil.GatherAndLint(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestOverlappingScrapesShareRequests(t *testing.T) {
 		wg.Go(func() {
 			c, cancel := scrapeFor(e, 5*time.Second)
 			defer cancel()
-			if n := testutil.CollectAndCount(c, "kubiya_job_enabled"); n != len(ids) {
+			if n, _ := testutil.GatherAndCount(c, "kubiya_job_enabled"); n != len(ids) {
 				t.Errorf("enabled series = %d, want %d", n, len(ids))
 			}
 		})
@@ -237,7 +237,7 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	e, _ := newTestExporter(t, api, ids, 3, nil)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	testutil.CollectAndCount(c)
+	_, _ = c.Gather()
 	if got := api.maxSeen.Load(); got > 3 {
 		t.Fatalf("requests in flight reached %d, want at most 3", got)
 	}

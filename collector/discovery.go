@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strconv"
 	"sync"
 
 	"github.com/go-kit/log/level"
@@ -64,18 +65,16 @@ type listMode struct {
 	authoritative bool
 	staticIndex   map[string]int // static ID -> position in Exporter.jobs
 
-	mu sync.Mutex
-	// lastDiscovered are the IDs discovery reported on the last successful
-	// list. When a list fails the exporter cannot know the current IDs, so
-	// it reports these as kubiya_job_up 0 rather than let every discovered
-	// series vanish silently. An Exporter is rebuilt on reload, so the
-	// memory starts empty with each configuration (and process).
-	lastDiscovered []string
 }
 
-// listFlightKey shares one list request among overlapping scrapes; a NUL
-// cannot start a job ID, so it never collides with a GET.
-const listFlightKey = "\x00list"
+// lastDiscovered are the IDs discovery reported on the last successful
+// list. When a list fails the exporter cannot know the current IDs, so it
+// reports these as kubiya_job_up 0 rather than let every discovered series
+// vanish silently. A reload keeps them while the API client is the same.
+type lastDiscovered struct {
+	mu  sync.Mutex
+	ids []string
+}
 
 // newListMode returns nil when neither discovery nor static-via-list needs
 // the list endpoint. static are the static IDs of this shard.
@@ -149,14 +148,14 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 		}
 		e.reportSkipped(list.Skipped, static, seen, &discovered, &results)
 		if lm.discovery.Enabled {
-			lm.mu.Lock()
-			lm.lastDiscovered = discovered
-			lm.mu.Unlock()
+			e.discovered.mu.Lock()
+			e.discovered.ids = discovered
+			e.discovered.mu.Unlock()
 		}
 	} else if lm.discovery.Enabled {
-		lm.mu.Lock()
-		known := lm.lastDiscovered
-		lm.mu.Unlock()
+		e.discovered.mu.Lock()
+		known := e.discovered.ids
+		e.discovered.mu.Unlock()
 		for _, id := range known {
 			if _, isStatic := lm.staticIndex[id]; !isStatic {
 				seen[id] = struct{}{}
@@ -226,40 +225,20 @@ func (e *Exporter) reportSkipped(skipped []kubiya.SkippedJob, static []result, s
 // already made, within the global concurrency bound.
 func (e *Exporter) listShared(ctx context.Context) (*kubiya.JobList, error) {
 	lm := e.list
-	resultCh := e.inflight.DoChan(listFlightKey, func() (any, error) {
-		reqCtx := context.WithoutCancel(ctx)
-		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			reqCtx, cancel = context.WithDeadline(reqCtx, deadline)
-			defer cancel()
-		}
-		if lm.lister == nil {
-			return nil, &kubiya.Error{Class: kubiya.ClassNetwork, Err: errors.New("the API client cannot list jobs")}
-		}
-		select {
-		case e.sem <- struct{}{}:
-			defer func() { <-e.sem }()
-		case <-reqCtx.Done():
-			err := &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded waiting for a request slot")}
-			e.logListFailure(err)
-			return nil, err
-		}
-		list, err := lm.lister.ListJobs(reqCtx, lm.request)
-		if err != nil {
-			e.logListFailure(err)
-			return nil, err
-		}
-		return list, nil
-	})
-	select {
-	case r := <-resultCh:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*kubiya.JobList), nil
-	case <-ctx.Done():
-		return nil, &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded")}
+	if lm.lister == nil {
+		return nil, &kubiya.Error{Class: kubiya.ClassNetwork, Err: errors.New("the API client cannot list jobs")}
 	}
+	key := "list/" + lm.request.TriggerType
+	if lm.request.Enabled != nil {
+		key += "/" + strconv.FormatBool(*lm.request.Enabled)
+	}
+	v, err := e.request(ctx, key, func(ctx context.Context) (any, error) {
+		return lm.lister.ListJobs(ctx, lm.request)
+	}, e.logListFailure)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*kubiya.JobList), nil
 }
 
 func (e *Exporter) logListFailure(err error) {

@@ -2,15 +2,13 @@ package collector
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -31,25 +29,52 @@ type ExecutionLister interface {
 // maxErrorMessageLog bounds an execution's error_message in a debug log line.
 const maxErrorMessageLog = 200
 
-var (
-	execStatusDesc = newJobDesc("last_execution_status",
-		"Status of the job's newest execution as a state set (pending, running, waiting_for_input, completed, failed, cancelled): 1 for the current status; an unknown status gets its own series.", "status")
-	execDurationDesc = newJobDesc("last_execution_duration_seconds",
-		"Duration of the job's newest execution (duration_ms, else completed_at minus started_at); absent while unknown.")
-	execLastSuccessDesc = newJobDesc("last_success_timestamp_seconds",
-		"When the newest completed execution among the job's last executions ended (completed_at, else started_at); absent when none.")
-	execLastFailureDesc = newJobDesc("last_failure_timestamp_seconds",
-		"When the newest failed execution among the job's last executions ended (completed_at, else started_at); absent when none.")
-	execInProgressDesc = newJobDesc("executions_in_progress",
-		"Executions among the job's last executions that are pending, running or waiting for input.")
-	execUpDesc = prometheus.NewDesc("kubiya_job_executions_up",
-		"1 if the job's executions are known this scrape (read, or unchanged since the last read), else 0 (then no execution series for the job). Only with the executions collector on, for jobs whose kubiya_job_up is 1.",
-		[]string{"job_id"}, nil)
+var execUp = idMetric("kubiya_job_executions_up",
+	"1 if the job's executions are known this scrape (read, or unchanged since the last read), else 0 (then no execution series for the job). Only with the executions collector on, for jobs whose kubiya_job_up is 1.")
 
-	executionDescs = []*prometheus.Desc{
-		execUpDesc, execStatusDesc, execDurationDesc, execLastSuccessDesc, execLastFailureDesc, execInProgressDesc,
-	}
-)
+// executionMetrics are the per-job metrics of the executions collector,
+// absent while the job's executions are not known.
+var executionMetrics = describe([]*jobMetric{
+	{name: "last_execution_status", help: "Status of the job's newest execution as a state set (pending, running, waiting_for_input, completed, failed, cancelled): 1 for the current status; an unknown status gets its own series.",
+		extra: []string{"status"}, states: kubiya.ExecutionStatuses, series: func(v *jobView, emit emitFunc) {
+			if v.exec == nil || !v.exec.hasNewest {
+				return
+			}
+			st := normStatus(v.exec.status)
+			switch {
+			case slices.Contains(kubiya.ExecutionStatuses, st):
+			case st == "":
+				st = "unknown"
+			default:
+				st = labelValue(v.exec.status)
+			}
+			stateSet(emit, kubiya.ExecutionStatuses, st)
+		}},
+	{name: "last_execution_duration_seconds", help: "Duration of the job's newest execution (duration_ms, else completed_at minus started_at); absent while unknown.",
+		series: func(v *jobView, emit emitFunc) {
+			if v.exec != nil && v.exec.hasDuration {
+				emit(v.exec.duration)
+			}
+		}},
+	{name: "last_success_timestamp_seconds", help: "When the newest completed execution among the job's last executions ended (completed_at, else started_at); absent when none.",
+		series: func(v *jobView, emit emitFunc) {
+			if v.exec != nil && !v.exec.lastSuccess.IsZero() {
+				emit(seconds(v.exec.lastSuccess))
+			}
+		}},
+	{name: "last_failure_timestamp_seconds", help: "When the newest failed execution among the job's last executions ended (completed_at, else started_at); absent when none.",
+		series: func(v *jobView, emit emitFunc) {
+			if v.exec != nil && !v.exec.lastFailure.IsZero() {
+				emit(seconds(v.exec.lastFailure))
+			}
+		}},
+	{name: "executions_in_progress", help: "Executions among the job's last executions that are pending, running or waiting for input.",
+		series: func(v *jobView, emit emitFunc) {
+			if v.exec != nil {
+				emit(float64(v.exec.inProgress))
+			}
+		}},
+})
 
 // execKey is what the job record says about its runs. While it stays the
 // same, no run started or finished, so the executions need no new read.
@@ -78,18 +103,20 @@ type execSummary struct {
 
 type execEntry struct {
 	key           execKey
-	summary       execSummary
-	loggedFailure string // execution_id of the last failure logged at debug
+	summary       *execSummary // never written once cached
+	loggedFailure string       // execution_id of the last failure logged at debug
 }
 
 // executions is the collector's state that outlives a scrape.
 type executions struct {
-	api      ExecutionLister
-	limit    int
-	inflight singleflight.Group
+	api   ExecutionLister
+	limit int
+	cache *execCache // kept across reloads
+}
 
-	mu    sync.Mutex
-	cache map[string]*execEntry // by job ID; only jobs of the latest scrape
+type execCache struct {
+	mu sync.Mutex
+	m  map[string]*execEntry // by job ID; only jobs of the latest scrape
 }
 
 // newExecutions returns nil (collector off) when opts names no lister.
@@ -101,133 +128,80 @@ func newExecutions(opts Options) *executions {
 	if limit < 1 {
 		limit = 20
 	}
-	return &executions{api: opts.Executions, limit: limit, cache: make(map[string]*execEntry)}
+	return &executions{api: opts.Executions, limit: limit, cache: &execCache{m: make(map[string]*execEntry)}}
 }
 
-// collect emits the execution series of every job of results that was
-// fetched, reading executions only where the cache cannot answer. It drops
-// cached jobs that results no longer holds, so the cache stays bounded by
-// the jobs the exporter reports.
-func (x *executions) collect(ctx context.Context, e *Exporter, results []result, ch chan<- prometheus.Metric) {
+// summaries returns the executions summary of every job of results that
+// was fetched (nil where unknown), reading executions only where the cache
+// cannot answer. It drops cached jobs that results no longer holds, so the
+// cache stays bounded by the jobs the exporter reports.
+func (x *executions) summaries(ctx context.Context, e *Exporter, results []result) []*execSummary {
 	summaries := make([]*execSummary, len(results))
 	var todo []int
 	keep := make(map[string]struct{}, len(results))
-	x.mu.Lock()
+	c := x.cache
+	c.mu.Lock()
 	for i, r := range results {
 		keep[r.id] = struct{}{}
 		if r.err != nil || r.job == nil {
 			continue
 		}
-		if ent := x.cache[r.id]; ent != nil && ent.key == keyOf(r.job) && ent.summary.inProgress == 0 {
-			s := ent.summary
-			summaries[i] = &s
+		if ent := c.m[r.id]; ent != nil && ent.key == keyOf(r.job) && ent.summary.inProgress == 0 {
+			summaries[i] = ent.summary
 			continue
 		}
 		todo = append(todo, i)
 	}
-	for id := range x.cache {
+	for id := range c.m {
 		if _, ok := keep[id]; !ok {
-			delete(x.cache, id)
+			delete(c.m, id)
 		}
 	}
-	x.mu.Unlock()
+	c.mu.Unlock()
 
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(1, min(e.workers, len(todo))) {
-		wg.Go(func() {
-			for i := range next {
-				r := results[i]
-				if s, err := x.readShared(ctx, e, r.id, keyOf(r.job)); err == nil {
-					summaries[i] = s
-				}
-			}
+	e.forEach(len(todo), func(k int) {
+		r := results[todo[k]]
+		v, err := e.request(ctx, "executions/"+r.id, func(ctx context.Context) (any, error) {
+			return x.read(ctx, e.logger, r.id, keyOf(r.job))
+		}, func(err error) {
+			level.Warn(e.logger).Log("msg", "reading job executions failed", "job_id", labelValue(r.id),
+				"class", kubiya.ClassOf(err), "err", logErr(err))
 		})
-	}
-	for _, i := range todo {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-
-	for i, r := range results {
-		if r.err != nil || r.job == nil {
-			continue
+		if err == nil {
+			summaries[todo[k]] = v.(*execSummary)
 		}
-		s := summaries[i]
-		ch <- prometheus.MustNewConstMetric(execUpDesc, prometheus.GaugeValue, boolFloat(s != nil), labelValue(r.id))
-		if s != nil {
-			emitExecutions(ch, r.id, r.job, s)
-		}
-	}
-}
-
-// readShared joins an in-flight read of the same job's executions if an
-// overlapping scrape already started one, as fetchShared does for jobs.
-func (x *executions) readShared(ctx context.Context, e *Exporter, id string, key execKey) (*execSummary, error) {
-	resultCh := x.inflight.DoChan(id, func() (any, error) {
-		reqCtx := context.WithoutCancel(ctx)
-		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			reqCtx, cancel = context.WithDeadline(reqCtx, deadline)
-			defer cancel()
-		}
-		return x.read(reqCtx, e, id, key)
 	})
-	select {
-	case r := <-resultCh:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*execSummary), nil
-	case <-ctx.Done():
-		return nil, &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded")}
-	}
+	return summaries
 }
 
-// read makes one executions request within the global concurrency bound,
-// caches its summary under key, and logs a failure once however many
-// scrapes share it.
-func (x *executions) read(ctx context.Context, e *Exporter, id string, key execKey) (*execSummary, error) {
-	select {
-	case e.sem <- struct{}{}:
-		defer func() { <-e.sem }()
-	case <-ctx.Done():
-		err := &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded waiting for a request slot")}
-		x.logFailure(e.logger, id, err)
-		return nil, err
-	}
+// read makes one executions request and caches its summary under key.
+func (x *executions) read(ctx context.Context, logger log.Logger, id string, key execKey) (*execSummary, error) {
 	list, err := x.api.ListExecutions(ctx, id, x.limit)
 	if err != nil {
-		x.logFailure(e.logger, id, err)
 		return nil, err
 	}
 	s := summarize(list.Executions)
-	x.mu.Lock()
-	ent := x.cache[id]
+	c := x.cache
+	c.mu.Lock()
+	ent := c.m[id]
 	if ent == nil {
 		ent = &execEntry{}
-		x.cache[id] = ent
+		c.m[id] = ent
 	}
-	ent.key, ent.summary = key, s
+	ent.key, ent.summary = key, &s
 	logIt := s.newestFailed.ID != ent.loggedFailure && s.lastFailure != (time.Time{})
 	if logIt {
 		ent.loggedFailure = s.newestFailed.ID
 	}
-	x.mu.Unlock()
+	c.mu.Unlock()
 	if logIt {
 		// error_message may hold anything a run printed, secrets included:
 		// debug level only, never a label, and cut short.
-		level.Debug(e.logger).Log("msg", "job execution failed", "job_id", labelValue(id),
+		level.Debug(logger).Log("msg", "job execution failed", "job_id", labelValue(id),
 			"execution_id", labelValue(s.newestFailed.ID),
 			"error_message", truncateUTF8(s.newestFailed.ErrorMessage, maxErrorMessageLog))
 	}
 	return &s, nil
-}
-
-func (x *executions) logFailure(logger log.Logger, id string, err error) {
-	level.Warn(logger).Log("msg", "reading job executions failed", "job_id", labelValue(id),
-		"class", kubiya.ClassOf(err), "err", truncateUTF8(err.Error(), 512))
 }
 
 // isInProgress reports the statuses of a run that has not ended.
@@ -280,38 +254,4 @@ func summarize(execs []kubiya.Execution) execSummary {
 		s.duration, s.hasDuration = n.CompletedAt.Sub(n.StartedAt.Time).Seconds(), true
 	}
 	return s
-}
-
-// emitExecutions writes one job's execution series.
-func emitExecutions(ch chan<- prometheus.Metric, id string, j *kubiya.Job, s *execSummary) {
-	lv := []string{labelValue(id), labelValue(j.Name), labelValue(j.EntityType), labelValue(j.EntityID), labelValue(j.EntityName)}
-	gauge := func(d *prometheus.Desc, v float64, extra ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append(lv[:len(lv):len(lv)], extra...)...)
-	}
-	gauge(execInProgressDesc, float64(s.inProgress))
-	if s.hasNewest {
-		st := normStatus(s.status)
-		known := false
-		for _, k := range kubiya.ExecutionStatuses {
-			known = known || k == st
-			gauge(execStatusDesc, boolFloat(k == st), k)
-		}
-		if !known {
-			if st == "" {
-				st = "unknown"
-			} else {
-				st = labelValue(s.status)
-			}
-			gauge(execStatusDesc, 1, st)
-		}
-	}
-	if s.hasDuration {
-		gauge(execDurationDesc, s.duration)
-	}
-	if !s.lastSuccess.IsZero() {
-		gauge(execLastSuccessDesc, timestampSeconds(s.lastSuccess))
-	}
-	if !s.lastFailure.IsZero() {
-		gauge(execLastFailureDesc, timestampSeconds(s.lastFailure))
-	}
 }

@@ -24,8 +24,8 @@ import (
 	"github.com/kubiya/kubiya_exporter/simulator"
 )
 
-// executionMetrics are the series the executions collector adds.
-var executionMetrics = []string{
+// executionMetricNames are the series the executions collector adds.
+var executionMetricNames = []string{
 	"kubiya_job_executions_up", "kubiya_job_last_execution_status", "kubiya_job_last_execution_duration_seconds",
 	"kubiya_job_last_success_timestamp_seconds", "kubiya_job_last_failure_timestamp_seconds",
 	"kubiya_job_executions_in_progress",
@@ -175,7 +175,7 @@ func TestExecutionsGolden(t *testing.T) {
 	e, _ := newExecExporter(t, api, fixtureIDs("job_missing"), 20, nil, nil)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	names := append([]string{"kubiya_job_up"}, executionMetrics...)
+	names := append([]string{"kubiya_job_up"}, executionMetricNames...)
 	golden := filepath.Join("testdata", "executions.prom")
 	if *update {
 		out := gatherText(t, c)
@@ -202,7 +202,7 @@ func TestExecutionsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := testutil.CollectAndCompare(c, f, names...); err != nil {
+	if err := testutil.GatherAndCompare(c, f, names...); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := api.lastLimits.Load("job_st_pending"); got != "20" {
@@ -214,7 +214,7 @@ func TestExecutionsLint(t *testing.T) {
 	e, _ := newExecExporter(t, newExecAPI(execFixtures), fixtureIDs(), 20, nil, nil)
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	problems, err := testutil.CollectAndLint(c)
+	problems, err := testutil.GatherAndLint(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestExecutionsFailureMarksOnlyThatPartDown(t *testing.T) {
 			if !strings.Contains(out, `kubiya_job_info{`) || !strings.Contains(out, `job_id="`+tt.id+`",job_name=`) {
 				t.Errorf("job series of %s missing", tt.id)
 			}
-			for _, m := range executionMetrics[1:] {
+			for _, m := range executionMetricNames[1:] {
 				for _, l := range strings.Split(out, "\n") {
 					if strings.HasPrefix(l, m+"{") && strings.Contains(l, `job_id="`+tt.id+`"`) {
 						t.Errorf("execution series for a failed read: %s", l)
@@ -389,13 +389,13 @@ func TestExecutionsFailureWithSimulator(t *testing.T) {
 			t.Errorf("missing %s", want)
 		}
 	}
-	for _, l := range strings.Split(pick(out, executionMetrics), "\n") {
+	for _, l := range strings.Split(pick(out, executionMetricNames), "\n") {
 		if strings.Contains(l, simulator.JobWeekly) || (strings.Contains(l, simulator.JobHourly) && !strings.HasPrefix(l, "kubiya_job_executions_up")) {
 			t.Errorf("execution series for a job whose executions are unknown: %s", l)
 		}
 	}
 	if !strings.Contains(out, `kubiya_job_last_execution_status{entity_id="2b7e9c1a-0d4f-4e8a-9b6c-3f5d7a1e2c4b",entity_name="reporter",entity_type="agent",job_id="`+simulator.JobNightly+`"`) {
-		t.Errorf("nightly-report has no execution status:\n%s", pick(out, executionMetrics))
+		t.Errorf("nightly-report has no execution status:\n%s", pick(out, executionMetricNames))
 	}
 	if got := sim.Requests()[simulator.KindExecutions]; got != 1 {
 		t.Errorf("simulator executions requests = %d, want 1 (nightly; hourly was faulted before it, weekly's job was down)", got)
@@ -468,21 +468,15 @@ func TestExecutionsCacheDropsJobsNoLongerReported(t *testing.T) {
 	job := func(id string) result {
 		return result{id: id, job: &kubiya.Job{ID: id, Name: id, TotalExecutions: 1}}
 	}
-	collect := func(rs ...result) {
-		ch := make(chan prometheus.Metric, 256)
-		e.executions.collect(context.Background(), e, rs, ch)
-		close(ch)
-		for range ch {
-		}
-	}
+	collect := func(rs ...result) { e.executions.summaries(context.Background(), e, rs) }
 	collect(job("job_st_completed"), job("job_st_failed"), job("job_never_ran"))
 	collect(job("job_st_completed"), result{id: "job_st_failed", err: &kubiya.Error{Class: kubiya.ClassServerError}})
-	e.executions.mu.Lock()
+	e.executions.cache.mu.Lock()
 	var cached []string
-	for id := range e.executions.cache {
+	for id := range e.executions.cache.m {
 		cached = append(cached, id)
 	}
-	e.executions.mu.Unlock()
+	e.executions.cache.mu.Unlock()
 	sort.Strings(cached)
 	// job_never_ran left the results: dropped. job_st_failed is still
 	// reported (its GET failed this time): kept for the next scrape.
@@ -501,7 +495,7 @@ func TestOverlappingScrapesShareExecutionReads(t *testing.T) {
 		wg.Go(func() {
 			c, cancel := scrapeFor(e, 5*time.Second)
 			defer cancel()
-			if n := testutil.CollectAndCount(c, "kubiya_job_executions_up"); n != len(ids) {
+			if n, _ := testutil.GatherAndCount(c, "kubiya_job_executions_up"); n != len(ids) {
 				t.Errorf("executions_up series = %d, want %d", n, len(ids))
 			}
 		})
@@ -521,7 +515,7 @@ func TestExecutionsShareTheConcurrencyBound(t *testing.T) {
 	e := New(client, log.NewNopLogger(), Options{Jobs: fixtureIDs(), MaxConcurrency: 2, Now: func() time.Time { return fixedNow }, Executions: client, ExecutionsLimit: 5})
 	c, cancel := scrapeFor(e, 5*time.Second)
 	defer cancel()
-	testutil.CollectAndCount(c)
+	_, _ = c.Gather()
 	if got := api.maxFlight.Load(); got > 2 {
 		t.Fatalf("requests in flight reached %d, want at most 2", got)
 	}
@@ -626,12 +620,12 @@ func TestExecutionsCacheSavesCalls(t *testing.T) {
 	fresh, _ := newExecExporter(t, sim, ids, 20, nil, sim.Now)
 	c, cancel := scrapeFor(fresh, 5*time.Second)
 	defer cancel()
-	if got, want := pick(out, executionMetrics), pick(gatherText(t, c), executionMetrics); got != want {
+	if got, want := pick(out, executionMetricNames), pick(gatherText(t, c), executionMetricNames); got != want {
 		t.Errorf("cached series differ from a fresh read:\ncached:\n%s\nfresh:\n%s", got, want)
 	}
 	if !strings.Contains(out, `job_name="incident-responder",status="completed"} 1`) &&
 		!strings.Contains(out, `job_name="incident-responder",status="failed"} 1`) {
-		t.Errorf("manual run %s not reported as ended:\n%s", manualID, pick(out, executionMetrics))
+		t.Errorf("manual run %s not reported as ended:\n%s", manualID, pick(out, executionMetricNames))
 	}
 	if strings.Contains(out, "CANARY") {
 		t.Errorf("secret canary in the metrics")

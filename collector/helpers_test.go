@@ -13,13 +13,12 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// gatherFamilies runs one scrape of c through a pedantic registry, which
-// fails on a duplicate or inconsistent series.
-func gatherFamilies(t testing.TB, c prometheus.Collector) []*dto.MetricFamily {
+// gatherFamilies runs one scrape of g and has the library check it
+// (prometheus.Gatherers fails on a duplicate or inconsistent series, and
+// sorts as a registry does).
+func gatherFamilies(t testing.TB, g prometheus.Gatherer) []*dto.MetricFamily {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
+	mfs, err := prometheus.Gatherers{g}.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
@@ -39,7 +38,7 @@ func familiesText(t testing.TB, mfs []*dto.MetricFamily) string {
 }
 
 // gatherText runs one scrape of c and returns the text exposition.
-func gatherText(t testing.TB, c prometheus.Collector) string {
+func gatherText(t testing.TB, c prometheus.Gatherer) string {
 	t.Helper()
 	return familiesText(t, gatherFamilies(t, c))
 }
@@ -65,4 +64,19 @@ func (l *lineLogger) Lines() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.lines)
+}
+
+// collectJobs returns the series the exporter builds for results.
+func collectJobs(e *Exporter, results []result) <-chan prometheus.Metric {
+	built, _ := e.buildJobs(results, nil)
+	ch := make(chan prometheus.Metric, 64)
+	for _, b := range built {
+		for _, s := range b.series {
+			names := []string{"job_id", "job_name", "entity_type", "entity_id", "entity_name"}
+			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(s.m.fqName, s.m.help, names, nil),
+				prometheus.GaugeValue, s.value, b.key[3], b.key[4], b.key[2], b.key[0], b.key[1])
+		}
+	}
+	close(ch)
+	return ch
 }

@@ -50,9 +50,7 @@ func metricsServer(e *Exporter, global prometheus.Gatherer) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(e.Scrape(ctx))
-		promhttp.HandlerFor(prometheus.Gatherers{reg, global}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
+		promhttp.HandlerFor(prometheus.Gatherers{e.Scrape(ctx), global}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}).ServeHTTP(w, r)
 	})
 }
 

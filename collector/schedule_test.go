@@ -223,9 +223,7 @@ func TestInvalidScheduleLoggedOncePerChange(t *testing.T) {
 	e := New(nil, logger, Options{Jobs: []string{"job_x"}, Now: func() time.Time { return fixedNow }})
 	scrape := func(expr, tz string) (valid float64, series int) {
 		job := &kubiya.Job{ID: "job_x", Name: "x", TriggerType: "cron", CronSchedule: expr, CronTimezone: tz}
-		ch := make(chan prometheus.Metric, 64)
-		e.emitJobs(ch, []result{{id: job.ID, job: job}}, fixedNow, &scrapeBuffers{})
-		close(ch)
+		ch := collectJobs(e, []result{{id: job.ID, job: job}})
 		valid = -1
 		for m := range ch {
 			desc := m.Desc().String()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Shares of the exporter's CPU by stage, from a CPU profile of
-BenchmarkScrapeList (BENCHMARKS.md, "Where the time goes").
+BenchmarkScrapeList (BENCHMARKS.md).
 
     KUBIYA_BENCH_JOBS=10000 go test -run '^$' -bench ScrapeList \\
         -benchtime 200000x -cpuprofile cpu.prof -o bench.test .
@@ -18,12 +18,12 @@ import sys
 STAGES = [
     ("left out: simulator, setup", r"simulator\.|newListHandler"),
     ("GC (background)", r"runtime\.gcBgMarkWorker|runtime\.bgsweep|runtime\.bgscavenge"),
-    ("gzip", r"exposition\.\(\*gzipResponseWriter\)\.(Write|close)|exposition\.\(\*segmentWriter\)"),
+    ("gzip", r"klauspost/compress/(flate|gzip)"),
+    ("exposition (expfmt)", r"prometheus/common/expfmt\."),
     ("list read + JSON decode", r"kubiya\.decodeJobList|kubiya\.\(\*Client\)\.stream"),
     ("schedule cache", r"scheduleCache\)\.lookup"),
-    ("series build", r"collector\.\(\*Exporter\)\.emitJobs"),
-    ("scrape registry", r"collector\.\(\*ScrapeRegistry\)\.gather"),
-    ("text", r"collector\.TextFamily\.AppendText|exposition\.writeText|appendSeriesText"),
+    ("series build", r"collector\.\(\*Exporter\)\.buildJobs"),
+    ("gather", r"collector\.\(\*Scrape\)\.Gather|kubiya_exporter\.gatherers\.Gather"),
     ("HTTP, other", r"."),
 ]
 

@@ -16,7 +16,7 @@
 // before each measured scrape, so that many jobs' counters and times
 // change between answers, as they do between scrapes a scrape interval
 // apart; --exporter-flag passes a flag to the exporter (for example
-// --no-web.compression-cache).
+// --web.max-requests=0).
 //
 // Every process it starts is killed when it ends; every wait has a deadline.
 package main
@@ -137,10 +137,8 @@ type Result struct {
 	JobsUp      int     `json:"jobs_up"`
 	Churn       float64 `json:"churn"`
 	Flags       string  `json:"exporter_flags,omitempty"`
-	// FromCache is the fraction of the measured answers' uncompressed
-	// bytes sent from the compression cache
-	// (kubiya_exporter_compression_bytes_total).
-	FromCache float64 `json:"from_compression_cache"`
+	// the answer's Content-Type, as negotiated with Prometheus' Accept
+	ContentType string `json:"content_type"`
 }
 
 func run(ctx context.Context, o options) ([]Result, error) {
@@ -217,8 +215,8 @@ func runSize(ctx context.Context, o options, tmp, simURL string, n int) ([]Resul
 		if err := measureExporter(ctx, o, tmp, simURL, path, ids, &r); err != nil {
 			return results, fmt.Errorf("%s N=%d: %w", mode, n, err)
 		}
-		fmt.Fprintf(os.Stderr, "%-8s N=%-6d churn %.2f %s wall p50 %.3fs p95 %.3fs  cpu/scrape %.3fs (%.1f µs/job)  rss %.1f MB  req/scrape %.1f  ideal %.3fs  from cache %.0f%%\n",
-			r.Mode, r.Jobs, r.Churn, r.Flags, r.WallMedian, r.WallP95, r.CPUPerScr, r.CPUPerJobUS, r.PeakRSSMB, r.ReqPerScr, r.Ideal, 100*r.FromCache)
+		fmt.Fprintf(os.Stderr, "%-8s N=%-6d churn %.2f %s wall p50 %.3fs p95 %.3fs  cpu/scrape %.3fs (%.1f µs/job)  rss %.1f MB  req/scrape %.1f  ideal %.3fs  %s\n",
+			r.Mode, r.Jobs, r.Churn, r.Flags, r.WallMedian, r.WallP95, r.CPUPerScr, r.CPUPerJobUS, r.PeakRSSMB, r.ReqPerScr, r.Ideal, formatName(r.ContentType))
 		results = append(results, r)
 	}
 	return results, nil
@@ -283,6 +281,7 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, id
 	}
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	scrape := func() (time.Duration, int, int, error) {
+		// Prometheus 3's Accept header (its default scrape_protocols).
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 		req.Header.Set("Accept", "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
 		req.Header.Set("Accept-Encoding", "gzip")
@@ -299,6 +298,7 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, id
 			return 0, 0, 0, fmt.Errorf("scrape: HTTP %d, %v", resp.StatusCode, err)
 		}
 		up, err := countUp(body, resp.Header.Get("Content-Encoding") == "gzip")
+		r.ContentType = resp.Header.Get("Content-Type")
 		return wall, len(body), up, err
 	}
 	if _, _, up, err := scrape(); err != nil { // warm-up: connections, schedule cache
@@ -308,12 +308,6 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, id
 	}
 	var walls []float64
 	var reqs []int64
-	// The compression counters as of the answers before the measured ones
-	// (a plain answer reads them and compresses nothing).
-	cache0, err := compressionBytes(ctx, base)
-	if err != nil {
-		return err
-	}
 	rng := rand.New(rand.NewPCG(uint64(r.Jobs), 1))
 	// Exporter CPU from before the first measured scrape to after the
 	// last, idle time between them included (it is idle while the jobs
@@ -344,13 +338,6 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, id
 	if err != nil {
 		return err
 	}
-	cache1, err := compressionBytes(ctx, base)
-	if err != nil {
-		return err
-	}
-	if total := cache1[0] + cache1[1] - cache0[0] - cache0[1]; total > 0 {
-		r.FromCache = (cache1[0] - cache0[0]) / total
-	}
 	r.WallMedian, r.WallP95 = quantile(walls, 0.5), quantile(walls, 0.95)
 	r.CPUPerScr = (cpu1 - cpu0).Seconds() / float64(o.scrapes)
 	r.CPUPerJobUS = r.CPUPerScr / float64(r.Jobs) * 1e6
@@ -362,30 +349,6 @@ func measureExporter(ctx context.Context, o options, tmp, simURL, cfg string, id
 	r.ReqPerScr = float64(sum) / float64(len(reqs))
 	r.PeakRSSMB, err = peakRSS(exp.pid())
 	return err
-}
-
-// compressionBytes reads kubiya_exporter_compression_bytes_total
-// {result="cached"} and {result="compressed"} from a plain (uncompressed)
-// answer.
-func compressionBytes(ctx context.Context, base string) ([2]float64, error) {
-	var v [2]float64
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "300")
-	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
-	if err != nil {
-		return v, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		for i, result := range []string{"cached", "compressed"} {
-			if rest, ok := strings.CutPrefix(sc.Text(), `kubiya_exporter_compression_bytes_total{result="`+result+`"} `); ok {
-				v[i], _ = strconv.ParseFloat(rest, 64)
-			}
-		}
-	}
-	return v, sc.Err()
 }
 
 // runJobs runs a fraction of the jobs now (POST /_simulator/jobs/{id}/trigger),
@@ -444,7 +407,8 @@ func countUp(body []byte, gzipped bool) (int, error) {
 	n := 0
 	for sc.Scan() {
 		line := sc.Bytes()
-		if bytes.HasPrefix(line, []byte("kubiya_job_up{")) && bytes.HasSuffix(line, []byte(" 1")) {
+		// " 1" in the text format, " 1.0" in OpenMetrics.
+		if bytes.HasPrefix(line, []byte("kubiya_job_up{")) && (bytes.HasSuffix(line, []byte(" 1")) || bytes.HasSuffix(line, []byte(" 1.0"))) {
 			n++
 		}
 	}
@@ -616,8 +580,8 @@ func (p *proc) stop() {
 
 func printResults(o options, rs []Result) {
 	fmt.Printf("\nlatency %v, %d measured scrapes per row (after 1 warm-up), scrapes sequential, %.0f%% of the jobs run before each\n\n", o.latency, o.scrapes, 100*o.churn)
-	fmt.Println("| mode | jobs | max_concurrency | churn | wall p50 (s) | wall p95 (s) | ideal (s) | p50 / ideal | exporter CPU / scrape (s) | CPU / job (µs) | peak RSS (MB) | API requests / scrape (mean, max) | answer gzip (KB) | from compression cache |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| mode | jobs | max_concurrency | churn | wall p50 (s) | wall p95 (s) | ideal (s) | p50 / ideal | exporter CPU / scrape (s) | CPU / job (µs) | peak RSS (MB) | API requests / scrape (mean, max) | answer gzip (KB) | format |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
 		conc := "-"
 		if r.Concurrency > 0 {
@@ -627,9 +591,9 @@ func printResults(o options, rs []Result) {
 		if r.Flags != "" {
 			mode += " `" + r.Flags + "`"
 		}
-		fmt.Printf("| %s | %d | %s | %.0f%% | %.3f | %.3f | %.3f | %.2f | %.3f | %.1f | %.1f | %.1f, %d | %d | %.0f%% |\n",
+		fmt.Printf("| %s | %d | %s | %.0f%% | %.3f | %.3f | %.3f | %.2f | %.3f | %.1f | %.1f | %.1f, %d | %d | %s |\n",
 			mode, r.Jobs, conc, 100*r.Churn, r.WallMedian, r.WallP95, r.Ideal, r.WallMedian/r.Ideal, r.CPUPerScr, r.CPUPerJobUS,
-			r.PeakRSSMB, r.ReqPerScr, r.ReqMax, r.BodyBytes/1000, 100*r.FromCache)
+			r.PeakRSSMB, r.ReqPerScr, r.ReqMax, r.BodyBytes/1000, formatName(r.ContentType))
 	}
 	var list []Result
 	for _, r := range rs {
@@ -646,4 +610,15 @@ func printResults(o options, rs []Result) {
 			fmt.Printf("| %d | %.3f | %.3f | %.3f | %.3f |\n", r.Jobs, r.APIAnswer, r.Ideal, r.WallMedian, r.WallMedian-r.APIAnswer)
 		}
 	}
+}
+
+// formatName names an exposition format by its Content-Type.
+func formatName(contentType string) string {
+	switch {
+	case strings.HasPrefix(contentType, "application/openmetrics-text; version=1.0.0"):
+		return "OpenMetrics 1.0.0"
+	case strings.HasPrefix(contentType, "text/plain; version=0.0.4"):
+		return "text 0.0.4"
+	}
+	return contentType
 }

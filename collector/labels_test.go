@@ -2,12 +2,14 @@ package collector
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
@@ -27,42 +29,6 @@ func oddJobs() []*kubiya.Job {
 	}
 }
 
-// TestFamiliesEmittedInOrder: the collector sends every family of job
-// series in the registry's order, so the scrape registry takes its one-pass
-// path and never sorts them (gather.go).
-func TestFamiliesEmittedInOrder(t *testing.T) {
-	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
-	for name, e := range map[string]*Exporter{
-		"golden (with failing jobs)": golden,
-		"discovery":                  newDiscoveryExporter(simulatorJobs(t, 300)),
-		"odd":                        newDiscoveryExporter(&kubiya.JobList{Jobs: oddJobs()}),
-	} {
-		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			fams := make([][]*series, len(seriesFamilies))
-			maxSeq := -1
-			for _, m := range collectAll(e.Scrape(ctx)) {
-				if s, ok := m.(*series); ok {
-					fams[s.family] = append(fams[s.family], s)
-					maxSeq = max(maxSeq, int(s.job.seq))
-				}
-			}
-			if c := newComparer(fams, maxSeq); !c.ordered {
-				t.Error("jobs by seq are not strictly ordered by their per-job labels")
-			}
-			byLabels := &comparer{} // compares label values only
-			for f, ss := range fams {
-				for i := 1; i < len(ss); i++ {
-					if byLabels.compare(ss[i-1], ss[i]) >= 0 {
-						t.Errorf("%s: %s sent before %s", seriesFamilies[f].name, labelString(ss[i-1]), labelString(ss[i]))
-					}
-				}
-			}
-		})
-	}
-}
-
 // TestJobSeriesConsistent: a pedantic registry, which checks every
 // metric's labels against its descriptor, accepts the job series of every
 // label set (unknown statuses, failing jobs, values labelValue changes).
@@ -75,9 +41,7 @@ func TestJobSeriesConsistent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			reg := prometheus.NewPedanticRegistry()
-			reg.MustRegister(e.Scrape(ctx))
-			if _, err := reg.Gather(); err != nil {
+			if _, err := (prometheus.Gatherers{e.Scrape(ctx)}).Gather(); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -95,8 +59,7 @@ func TestSameJobIDLabel(t *testing.T) {
 		{ID: long + "a", Name: "second"},
 		{ID: "short", Name: "other"},
 	}}}, logger, Options{Discovery: Discovery{Enabled: true}, Now: func() time.Time { return fixedNow }})
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(e.Scrape(context.Background()))
+	reg := prometheus.Gatherers{e.Scrape(context.Background())}
 	if n, err := testutil.GatherAndCount(reg, "kubiya_job_up", "kubiya_job_info"); err != nil || n != 4 {
 		t.Fatalf("kubiya_job_up and kubiya_job_info: %d series, err %v; want 4", n, err)
 	}
@@ -117,4 +80,43 @@ func TestSameJobIDLabel(t *testing.T) {
 	if !strings.Contains(lines, "same job_id label value") {
 		t.Errorf("no warning logged:\n%s", lines)
 	}
+}
+
+// TestGatherMatchesRegistry: what Scrape.Gather answers is what
+// prometheus.Gatherers (the library's checks of every series, and its
+// sort) makes of it, byte for byte in the text format, for jobs whose
+// values need escaping or cutting, tie on their labels, have unknown
+// statuses, failed, or come from the cache.
+func TestGatherMatchesRegistry(t *testing.T) {
+	golden, _ := newTestExporter(t, &fakeAPI{t: t}, allFixtures, 4, nil)
+	execs, _ := newExecExporter(t, newExecAPI(execFixtures), fixtureIDs(), 20, nil, nil)
+	for name, e := range map[string]*Exporter{
+		"golden":     golden,
+		"executions": execs,
+		"discovery":  newDiscoveryExporter(simulatorJobs(t, 300)),
+		"odd":        newDiscoveryExporter(&kubiya.JobList{Jobs: oddJobs()}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			for scrape := range 2 { // built, then from the cache
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				got, err := e.Scrape(ctx).Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := gatherFamilies(t, e.Scrape(ctx))
+				g, w := familiesText(t, dropDuration(got)), familiesText(t, dropDuration(want))
+				if g != w {
+					t.Errorf("scrape %d: Gather differs from the registry's:\n%s\nwant\n%s", scrape, g, w)
+				}
+				if !strings.Contains(g, "kubiya_job_info{") {
+					t.Fatalf("no job series:\n%s", g)
+				}
+			}
+		})
+	}
+}
+
+func dropDuration(mfs []*dto.MetricFamily) []*dto.MetricFamily {
+	return slices.DeleteFunc(mfs, func(mf *dto.MetricFamily) bool { return mf.GetName() == "kubiya_scrape_duration_seconds" })
 }
