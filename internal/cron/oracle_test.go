@@ -20,7 +20,7 @@ import (
 // wall is one instant and the local wall time it shows.
 type wall struct {
 	at                        int64
-	min, hour, dom, mon, wday int
+	min, hour, dom, mon, wday uint8
 }
 
 // oracleWalls lists the instants from..to (inclusive, aligned to step) with
@@ -29,12 +29,15 @@ type wall struct {
 func oracleWalls(loc *time.Location, from, to time.Time, step time.Duration) (ws []wall, ok bool) {
 	sec := int64(step / time.Second)
 	first := (from.Unix() + sec - 1) / sec * sec
+	ws = make([]wall, 0, (to.Unix()-first)/sec+1)
 	for at := first; at <= to.Unix(); at += sec {
 		lt := time.Unix(at, 0).In(loc)
 		if _, off := lt.Zone(); int64(off)%sec != 0 {
 			return nil, false
 		}
-		ws = append(ws, wall{at, lt.Minute(), lt.Hour(), lt.Day(), int(lt.Month()), int(lt.Weekday())})
+		_, mo, d := lt.Date()
+		h, m, _ := lt.Clock()
+		ws = append(ws, wall{at, uint8(m), uint8(h), uint8(d), uint8(mo), uint8(lt.Weekday())})
 	}
 	return ws, true
 }
