@@ -200,8 +200,9 @@ func (s *Schedule) search(t time.Time, dir int64) time.Time {
 // midnight read as UTC) matches the month, day-of-month and day-of-week
 // fields.
 func (s *Schedule) dateMatches(date int64) bool {
-	c := time.Unix(date, 0).UTC()
-	return s.month&(1<<c.Month()) != 0 && s.dom&(1<<c.Day()) != 0 && s.dow&(1<<c.Weekday()) != 0
+	_, m, d := time.Unix(date, 0).UTC().Date()
+	weekday := (date/day%7 + 11) % 7 // 1970-01-01 was a Thursday (4)
+	return s.month&(1<<m) != 0 && s.dom&(1<<d) != 0 && s.dow&(1<<weekday) != 0
 }
 
 // minuteOfDay is the first (dir 1) or last (dir -1) minute of the day in

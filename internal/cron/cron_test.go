@@ -210,8 +210,8 @@ func TestFireTimes(t *testing.T) {
 	}
 }
 
-// TestLocalTimesOfGapAndOverlapDays prints nothing and checks the examples
-// docs/schedules.md gives, as local wall times.
+// TestDocExamples checks the gap and overlap days
+// docs/schedules.md shows, as local wall times.
 func TestDocExamples(t *testing.T) {
 	tests := []struct {
 		expr, zone string
