@@ -38,7 +38,7 @@ func (r *run) end() int64 { return r.start + r.durUS }
 // jobState is a job plus the bookkeeping that makes time pass for it.
 type jobState struct {
 	job   Job
-	hash  uint64        // stable per-ID hash, mixed into every derived value
+	hash  uint64         // stable per-ID hash, mixed into every derived value
 	sched *cron.Schedule // fires in cron_timezone; nil when not a runnable cron job
 	utc   *cron.Schedule // the same spec in UTC, for the reported next_execution_at
 

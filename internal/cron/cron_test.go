@@ -105,7 +105,9 @@ func at(zone string, y int, mo time.Month, d, h, mi int) time.Time {
 	return time.Date(y, mo, d, h, mi, 0, 0, loc)
 }
 
-func z(y int, mo time.Month, d, h, mi int) time.Time { return time.Date(y, mo, d, h, mi, 0, 0, time.UTC) }
+func z(y int, mo time.Month, d, h, mi int) time.Time {
+	return time.Date(y, mo, d, h, mi, 0, 0, time.UTC)
+}
 
 // TestFireTimes: each finding of issue 10 and what was right before it, by
 // name. Expected instants are worked out from the zone's rules (transitions
