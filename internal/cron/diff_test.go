@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zones below load on a machine without a system tz database
@@ -105,16 +106,21 @@ func TestDifferential(t *testing.T) {
 	if len(names) < 50 {
 		t.Fatalf("only %d zones to test", len(names))
 	}
-	windows, checks := 0, 0
+	var windows, checks atomic.Int64
+	t.Cleanup(func() {
+		t.Logf("%d zones, %d windows, %d Next/Previous checks", len(names), windows.Load(), checks.Load())
+	})
 	for _, z := range names {
-		loc := load(t, z)
-		centres := append([]time.Time{now}, transitions(loc, now, now.AddDate(2, 0, 0))...)
-		for _, c := range centres {
-			windows++
-			checks += diffWindow(t, z, loc, c)
-		}
+		t.Run(z, func(t *testing.T) {
+			t.Parallel()
+			loc := load(t, z)
+			centres := append([]time.Time{now}, transitions(loc, now, now.AddDate(2, 0, 0))...)
+			for _, c := range centres {
+				windows.Add(1)
+				checks.Add(int64(diffWindow(t, z, loc, c)))
+			}
+		})
 	}
-	t.Logf("%d zones, %d windows, %d Next/Previous checks", len(names), windows, checks)
 }
 
 // diffWindow checks generated schedules at instants around centre against
@@ -186,21 +192,24 @@ func TestDifferentialHorizon(t *testing.T) {
 	zones := []string{"America/New_York", "Europe/London", "Australia/Sydney", "Pacific/Auckland",
 		"Australia/Lord_Howe", "Pacific/Chatham", "Asia/Beirut", "Africa/Cairo", "Atlantic/Azores", "America/Santiago"}
 	for _, z := range zones {
-		loc := load(t, z)
-		ws, ok := oracleWalls(loc, from, to, 15*time.Minute)
-		if !ok {
-			t.Fatalf("%s: an offset that is not a multiple of 15 minutes", z)
-		}
-		for _, expr := range exprs {
-			s, err := Parse(expr, loc)
-			if err != nil {
-				t.Fatal(err)
+		t.Run(z, func(t *testing.T) {
+			t.Parallel()
+			loc := load(t, z)
+			ws, ok := oracleWalls(loc, from, to, 15*time.Minute)
+			if !ok {
+				t.Fatalf("%s: an offset that is not a multiple of 15 minutes", z)
 			}
-			fires := oracleFires(s, ws)
-			for _, d := range []time.Duration{0, -47 * time.Hour, 47 * time.Hour, 13*time.Hour + 7*time.Minute} {
-				checkAgainstOracle(t, fmt.Sprintf("%q in %s", expr, z), s, fires, from, to, now.Add(d))
+			for _, expr := range exprs {
+				s, err := Parse(expr, loc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fires := oracleFires(s, ws)
+				for _, d := range []time.Duration{0, -47 * time.Hour, 47 * time.Hour, 13*time.Hour + 7*time.Minute} {
+					checkAgainstOracle(t, fmt.Sprintf("%q in %s", expr, z), s, fires, from, to, now.Add(d))
+				}
 			}
-		}
+		})
 	}
 }
 

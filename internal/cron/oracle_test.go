@@ -10,9 +10,9 @@ import (
 )
 
 // The oracle: step through instants at a fixed step (one minute, or 15
-// minutes for schedules whose minutes are all multiples of 15), read each in
-// the zone with Go's time package, and keep those whose local wall time
-// matches all five fields. A wall time in a gap is never shown, so it never
+// minutes for schedules whose minutes are all multiples of 15), ask Go's time
+// package for each one's offset in the zone, read its wall clock (instant
+// plus offset), and keep those whose wall time matches all five fields. A wall time in a gap is never shown, so it never
 // fires; one in an overlap is shown twice, so it fires twice. Slow, but
 // obviously right, as long as every offset the zone uses is a multiple of the
 // step (checked: oracleWalls refuses otherwise).
@@ -31,10 +31,11 @@ func oracleWalls(loc *time.Location, from, to time.Time, step time.Duration) (ws
 	first := (from.Unix() + sec - 1) / sec * sec
 	ws = make([]wall, 0, (to.Unix()-first)/sec+1)
 	for at := first; at <= to.Unix(); at += sec {
-		lt := time.Unix(at, 0).In(loc)
-		if _, off := lt.Zone(); int64(off)%sec != 0 {
+		_, off := time.Unix(at, 0).In(loc).Zone()
+		if int64(off)%sec != 0 {
 			return nil, false
 		}
+		lt := time.Unix(at+int64(off), 0).UTC() // the wall clock, read once
 		_, mo, d := lt.Date()
 		h, m, _ := lt.Clock()
 		ws = append(ws, wall{at, uint8(m), uint8(h), uint8(d), uint8(mo), uint8(lt.Weekday())})
@@ -45,7 +46,8 @@ func oracleWalls(loc *time.Location, from, to time.Time, step time.Duration) (ws
 // oracleFires returns the instants of ws whose wall time matches s's fields.
 func oracleFires(s *Schedule, ws []wall) []int64 {
 	var fires []int64
-	for _, w := range ws {
+	for i := range ws {
+		w := &ws[i]
 		if s.minute&(1<<w.min) != 0 && s.hour&(1<<w.hour) != 0 && s.dom&(1<<w.dom) != 0 &&
 			s.month&(1<<w.mon) != 0 && s.dow&(1<<w.wday) != 0 {
 			fires = append(fires, w.at)
