@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -29,11 +28,11 @@ var oddZones = []string{
 // such as US/Eastern compute the same as their target.
 func tzZones(t testing.TB) []string {
 	t.Helper()
-	root := runtime.GOROOT()
-	if root == "" {
-		root = os.Getenv("GOROOT")
+	root, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
 	}
-	r, err := zip.OpenReader(filepath.Join(root, "lib", "time", "zoneinfo.zip"))
+	r, err := zip.OpenReader(filepath.Join(strings.TrimSpace(string(root)), "lib", "time", "zoneinfo.zip"))
 	if err != nil {
 		t.Fatalf("zone list: %v", err)
 	}
