@@ -12,7 +12,6 @@ package cron
 
 import (
 	"fmt"
-	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -247,26 +246,32 @@ func (s *Schedule) minuteOfDay(first, last, dir int64) int64 {
 // period is a span [start, end) of unix seconds with one UTC offset.
 type period struct{ start, end, off int64 }
 
-// zonePeriods returns the periods of loc that cover [from, to), in order;
-// at most eight (no zone changes its offset more often in three days).
+// zonePeriods returns the periods of loc's offsets that cover [from, to), in
+// order. It reads the offset every hour and bisects each change to the
+// second (no zone changes its offset twice within an hour). Time.ZoneBounds
+// is not used: past the tz table's last year it reports bounds that do not
+// contain the time asked about at the end of leap years (Go 1.26).
 func zonePeriods(loc *time.Location, from, to int64) []period {
-	var ps []period
-	t := time.Unix(from, 0).In(loc)
-	for len(ps) < 8 {
-		_, off := t.Zone()
-		start, end := t.ZoneBounds()
-		p := period{math.MinInt64 / 2, math.MaxInt64 / 2, int64(off)}
-		if !start.IsZero() {
-			p.start = start.Unix()
+	offset := func(t int64) int64 {
+		_, off := time.Unix(t, 0).In(loc).Zone()
+		return int64(off)
+	}
+	ps := []period{{from, to, offset(from)}}
+	for a := from; a < to-1; {
+		b := min(a+3600, to-1)
+		if off := offset(b); off != ps[len(ps)-1].off {
+			lo, hi := a, b // the change is in (lo, hi]
+			for hi-lo > 1 {
+				if mid := lo + (hi-lo)/2; offset(mid) == off {
+					hi = mid
+				} else {
+					lo = mid
+				}
+			}
+			ps[len(ps)-1].end = hi
+			ps = append(ps, period{hi, to, off})
 		}
-		if !end.IsZero() {
-			p.end = end.Unix()
-		}
-		ps = append(ps, p)
-		if p.end >= to || !end.After(t) {
-			break
-		}
-		t = end.In(loc)
+		a = b
 	}
 	return ps
 }
