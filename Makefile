@@ -79,11 +79,11 @@ clean:
 	rm -rf .tarballs
 	$(GO) clean -testcache
 
-# Fuzz the job and job-list decoders, the timestamp parser and the config loader, each for
-# FUZZTIME (seeds: */testdata/fuzz/). Minimizing is capped so a flaky-
-# coverage input cannot stall a target past its time.
+# Fuzz the job and job-list decoders, the timestamp parser, the config loader and the
+# cron engine (against its oracle), each for FUZZTIME (seeds: */testdata/fuzz/).
+# Minimizing is capped so a flaky-coverage input cannot stall a target past its time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse
+FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse ./internal/cron:FuzzSchedule
 .PHONY: fuzz load
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -1,9 +1,14 @@
 package collector
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-kit/log"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -13,7 +18,9 @@ import (
 
 // utc is shorthand for a UTC instant in the tables below; the expected
 // values were worked out by hand from the zone rules (offsets in comments),
-// not copied from the library's output.
+// not copied from the engine's output. internal/cron holds the engine's own
+// tests (every finding of issue 10, the oracle and the differential tests);
+// these check the exporter's use of it.
 func utc(y int, mo time.Month, d, h, mi int) time.Time {
 	return time.Date(y, mo, d, h, mi, 0, 0, time.UTC)
 }
@@ -40,14 +47,13 @@ func TestScheduleFireTimes(t *testing.T) {
 		{"lower-case names", "0 9 * * mon-fri", "UTC", utc(2025, 11, 22, 12, 0), utc(2025, 11, 21, 9, 0), utc(2025, 11, 24, 9, 0)},
 		{"month name", "0 0 1 JAN *", "UTC", utc(2025, 11, 20, 0, 0), utc(2025, 1, 1, 0, 0), utc(2026, 1, 1, 0, 0)},
 		{"month range names", "30 6 15 MAR-MAY *", "UTC", utc(2025, 11, 20, 0, 0), utc(2025, 5, 15, 6, 30), utc(2026, 3, 15, 6, 30)},
-		{"question mark is any", "0 0 * * ?", "UTC", utc(2025, 11, 20, 12, 0), utc(2025, 11, 20, 0, 0), utc(2025, 11, 21, 0, 0)},
-		// 7 is Sunday for Temporal and croniter; robfig/cron needs it rewritten.
+		// 7 is Sunday for Temporal.
 		{"7 is Sunday", "0 0 * * 7", "UTC", utc(2025, 11, 20, 12, 0), utc(2025, 11, 16, 0, 0), utc(2025, 11, 23, 0, 0)},
 		{"range ending in 7", "0 0 * * 5-7", "UTC", utc(2025, 11, 20, 12, 0), utc(2025, 11, 16, 0, 0), utc(2025, 11, 21, 0, 0)},
 		{"stepped range ending in 7", "0 0 * * 1-7/3", "UTC", utc(2025, 11, 22, 12, 0), utc(2025, 11, 20, 0, 0), utc(2025, 11, 23, 0, 0)}, // Mon, Thu, Sun
 		{"name range ending in 7", "0 0 * * FRI-7", "UTC", utc(2025, 11, 20, 12, 0), utc(2025, 11, 16, 0, 0), utc(2025, 11, 21, 0, 0)},
-		// Day of month AND day of week, as Temporal matches (robfig/cron
-		// alone would fire on every Monday and every 1st).
+		// Day of month AND day of week, as Temporal matches (Vixie cron would
+		// fire on every Monday and every 1st).
 		{"first of the month that is a Monday", "0 0 1 * MON", "UTC", utc(2025, 11, 20, 0, 0), utc(2025, 9, 1, 0, 0), utc(2025, 12, 1, 0, 0)},
 		{"Friday the 13th", "0 0 13 * 5", "UTC", utc(2025, 11, 20, 0, 0), utc(2025, 6, 13, 0, 0), utc(2026, 2, 13, 0, 0)},
 		{"every minute of Friday the 13th", "* * 13 * FRI", "UTC", utc(2025, 6, 13, 12, 0).Add(30 * time.Second), utc(2025, 6, 13, 12, 0), utc(2025, 6, 13, 12, 1)},
@@ -92,12 +98,9 @@ func TestScheduleFireTimes(t *testing.T) {
 		{"Berlin fall back: first 02:30", "30 2 * * *", "Europe/Berlin", utc(2025, 10, 26, 1, 0), utc(2025, 10, 26, 0, 30), utc(2025, 10, 26, 1, 30)},
 		{"Berlin fall back: second 02:30", "30 2 * * *", "Europe/Berlin", utc(2025, 10, 26, 2, 0), utc(2025, 10, 26, 1, 30), utc(2025, 10, 27, 1, 30)},
 		{"Berlin 09:00 after the change", "0 9 * * *", "Europe/Berlin", utc(2025, 10, 26, 12, 0), utc(2025, 10, 26, 8, 0), utc(2025, 10, 27, 8, 0)},
-		// Known deviation of robfig/cron (see docs/schedules.md): on Lord
-		// Howe's half-hour DST change (2025-10-05 02:00 +10:30 becomes 02:30
-		// +11) it skips that day's 03:00, which exists (16:00Z on the 4th).
-		// The exporter then reports a later time, never a fire that did not
-		// happen, so KubiyaJobMissedRun cannot fire falsely because of it.
-		{"KNOWN DEVIATION Lord Howe half-hour change", "0 3 * * *", "Australia/Lord_Howe", utc(2025, 10, 4, 12, 0), utc(2025, 10, 3, 16, 30), utc(2025, 10, 5, 16, 0)},
+		// Lord Howe's half-hour change (2025-10-05 02:00 +10:30 becomes 02:30
+		// +11): that day's 03:00 exists (16:00Z on the 4th).
+		{"Lord Howe half-hour change", "0 3 * * *", "Australia/Lord_Howe", utc(2025, 10, 4, 12, 0), utc(2025, 10, 3, 16, 30), utc(2025, 10, 4, 16, 0)},
 
 		// Parses, never fires: no times.
 		{"30 February", "0 0 30 2 *", "UTC", utc(2025, 11, 20, 0, 0), never, never},
@@ -108,11 +111,11 @@ func TestScheduleFireTimes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseSchedule(%q, %q): %v", tt.expr, tt.tz, err)
 			}
-			if got := s.previous(tt.now); !got.Equal(tt.prev) {
-				t.Errorf("previous(%s) = %s, want %s", tt.now, got.UTC(), tt.prev)
+			if got := s.Previous(tt.now); !got.Equal(tt.prev) {
+				t.Errorf("Previous(%s) = %s, want %s", tt.now, got.UTC(), tt.prev)
 			}
-			if got := s.next(tt.now); !got.Equal(tt.next) {
-				t.Errorf("next(%s) = %s, want %s", tt.now, got.UTC(), tt.next)
+			if got := s.Next(tt.now); !got.Equal(tt.next) {
+				t.Errorf("Next(%s) = %s, want %s", tt.now, got.UTC(), tt.next)
 			}
 		})
 	}
@@ -120,20 +123,22 @@ func TestScheduleFireTimes(t *testing.T) {
 
 func TestScheduleInvalid(t *testing.T) {
 	tests := []struct{ name, expr, tz, wantErr string }{
-		{"minute out of range", "61 * * * *", "UTC", "above maximum"},
-		{"hour out of range", "0 24 * * *", "UTC", "above maximum"},
-		{"day of month 0", "0 0 0 * *", "UTC", "below minimum"},
-		{"weekday 8", "0 0 * * 8", "UTC", "above maximum"},
-		{"range backwards", "0 0 * * 7-5", "UTC", "beyond end of range"},
-		{"four fields", "* * * *", "UTC", "expected exactly 5 fields"},
-		{"six fields (seconds or year)", "0 0 0 * * *", "UTC", "expected exactly 5 fields"},
-		{"@every", "@every 5m", "UTC", "unsupported"},
-		{"CRON_TZ prefix", "CRON_TZ=Europe/Berlin 0 9 * * *", "UTC", "unsupported"},
-		{"TZ prefix", "TZ=UTC 0 9 * * *", "UTC", "unsupported"},
-		{"unknown descriptor", "@reboot", "UTC", "unrecognized descriptor"},
-		{"unknown name", "0 0 * * FUNDAY", "UTC", "failed to parse"},
-		{"garbage", "every day at nine", "UTC", "expected exactly 5 fields"},
-		{"empty", "", "UTC", "empty spec string"},
+		{"minute out of range", "61 * * * *", "UTC", "minute \"61\": 61 out of range 0-59"},
+		{"hour out of range", "0 24 * * *", "UTC", "hour \"24\": 24 out of range 0-23"},
+		{"day of month 0", "0 0 0 * *", "UTC", "day of month \"0\": 0 out of range 1-31"},
+		{"weekday 8", "0 0 * * 8", "UTC", "out of range 0-7"},
+		{"range backwards", "0 0 * * 7-5", "UTC", "5 out of range 7-7"},
+		{"empty list element", "0 0 1,,2 * *", "UTC", `bad value ""`},
+		{"question mark", "0 0 * * ?", "UTC", `bad value "?"`},
+		{"four fields", "* * * *", "UTC", "expected 5 fields, found 4"},
+		{"six fields (seconds or year)", "0 0 0 * * *", "UTC", "expected 5 fields, found 6"},
+		{"@every", "@every 5m", "UTC", "expected 5 fields, found 2"},
+		{"CRON_TZ prefix", "CRON_TZ=Europe/Berlin 0 9 * * *", "UTC", "expected 5 fields, found 6"},
+		{"TZ prefix", "TZ=UTC 0 9 * *", "UTC", `bad value "TZ=UTC"`},
+		{"unknown macro", "@reboot", "UTC", "expected 5 fields, found 1"},
+		{"unknown name", "0 0 * * FUNDAY", "UTC", `bad value "FUNDAY"`},
+		{"garbage", "every day at nine", "UTC", "expected 5 fields, found 4"},
+		{"empty", "", "UTC", "expected 5 fields, found 0"},
 		{"a megabyte of fields", strings.Repeat("* ", 1<<19), "UTC", "longer than 1024"},
 		{"unknown zone", "0 9 * * *", "Mars/Olympus_Mons", "unknown time zone"},
 		{"Go's Local is not a zone name", "0 9 * * *", "Local", "unknown time zone"},
@@ -143,34 +148,12 @@ func TestScheduleInvalid(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := parseSchedule(tt.expr, tt.tz)
 			if err == nil {
-				t.Fatalf("parseSchedule(%q, %q) = %+v, want an error", tt.expr, tt.tz, s.spec)
+				t.Fatalf("parseSchedule(%q, %q) = %+v, want an error", tt.expr, tt.tz, s)
 			}
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("error %q does not contain %q", err, tt.wantErr)
 			}
 		})
-	}
-}
-
-func TestSundaySeven(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"0 0 * * 7", "0 0 * * 0"},
-		{"0 0 * * 7/2", "0 0 * * 0"},
-		{"0 0 * * 5-7", "0 0 * * 5-6,0"},
-		{"0 0 * * 7-7", "0 0 * * 0"},
-		{"0 0 * * 1-7/2", "0 0 * * 1-6/2,0"},
-		{"0 0 * * 2-7/2", "0 0 * * 2-6/2"},
-		{"0 0 * * sun-7/7", "0 0 * * sun-6/7,0"},
-		{"0 0 * * 1,7", "0 0 * * 1,0"},
-		{"7 7 7 7 1", "7 7 7 7 1"},     // only the weekday field
-		{"0 0 * * 17", "0 0 * * 17"},   // left for the parser to refuse
-		{"0 0 * * */7", "0 0 * * */7"}, // means Sunday already
-		{"@weekly", "@weekly"},
-	}
-	for _, tt := range tests {
-		if got := sundaySeven(tt.in); got != tt.want {
-			t.Errorf("sundaySeven(%q) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }
 
@@ -208,12 +191,20 @@ func TestScheduleCacheRecomputesOnlyWhenNextPasses(t *testing.T) {
 	step("30 * * * *", "UTC", utc(2025, 11, 20, 10, 40), utc(2025, 11, 20, 10, 30), utc(2025, 11, 20, 11, 30), 4, true)
 	// So is a zone change.
 	step("30 * * * *", "Asia/Kolkata", utc(2025, 11, 20, 10, 40), utc(2025, 11, 20, 10, 0), utc(2025, 11, 20, 11, 0), 5, true)
-	// A schedule that never fires is computed once, not on every scrape.
-	c.lookup(id, "0 0 30 2 *", "UTC", utc(2025, 11, 20, 10, 0))
-	c.lookup(id, "0 0 30 2 *", "UTC", utc(2026, 11, 20, 10, 0))
-	if c.computeRuns != 6 {
-		t.Errorf("never-firing schedule: %d computations, want 6", c.computeRuns)
+	// A schedule that never fires is computed once a day (the horizon
+	// moves on), not on every scrape.
+	for m := range 60 {
+		c.lookup(id, "0 0 30 2 *", "UTC", utc(2025, 11, 20, 10, m))
 	}
+	c.lookup(id, "0 0 30 2 *", "UTC", utc(2025, 11, 21, 10, 0))
+	if c.computeRuns != 7 {
+		t.Errorf("never-firing schedule: %d computations, want 7", c.computeRuns)
+	}
+	// So is one whose next fire is beyond the horizon: a day later it
+	// may be within it.
+	step("0 0 13 5 FRI", "UTC", utc(2026, 12, 5, 0, 0), utc(2022, 5, 13, 0, 0), time.Time{}, 8, true)
+	step("0 0 13 5 FRI", "UTC", utc(2026, 12, 5, 23, 0), utc(2022, 5, 13, 0, 0), time.Time{}, 8, false)
+	step("0 0 13 5 FRI", "UTC", utc(2028, 6, 1, 0, 0), time.Time{}, utc(2033, 5, 13, 0, 0), 9, false)
 }
 
 // TestInvalidScheduleLoggedOncePerChange drives emitJobs as scrapes do and
@@ -319,10 +310,77 @@ func TestScheduleCacheStepsMatchSearch(t *testing.T) {
 				if !valid {
 					t.Fatal("not valid")
 				}
-				if wantPrev, wantNext := sched.previous(now), sched.next(now); !prev.Equal(wantPrev) || !next.Equal(wantNext) {
+				if wantPrev, wantNext := sched.Previous(now), sched.Next(now); !prev.Equal(wantPrev) || !next.Equal(wantNext) {
 					t.Fatalf("at %s: cache says %s / %s, search says %s / %s", now, prev, next, wantPrev, wantNext)
 				}
 			}
 		})
+	}
+}
+
+// TestPathologicalSchedulesScrapeWithinDeadline scrapes, through the
+// collector and a fake API, jobs whose schedules hung or slowed the old
+// engine: Chatham's 03:45 on its fall-back day at the instant of the change,
+// schedules that never fire or fire beyond the horizon (a five-year walk
+// each way), and a maximal list. Every scrape must answer before its
+// deadline with the right fire times.
+func TestPathologicalSchedulesScrapeWithinDeadline(t *testing.T) {
+	jobs := []struct{ id, expr, tz, prev, next string }{
+		{"job_chatham_yearly", "45 3 5 4 *", "Pacific/Chatham", "2025-04-04T14:00:00Z", "2026-04-04T15:00:00Z"},
+		{"job_chatham_daily", "45 3 * * *", "Pacific/Chatham", "2026-04-03T14:00:00Z", "2026-04-04T15:00:00Z"},
+		{"job_never", "0 0 30 2 *", "Asia/Beirut", "", ""},
+		{"job_rare", "0 0 29 2 MON", "Australia/Lord_Howe", "", ""},
+		{"job_long_list", strings.TrimSuffix(strings.Repeat("59,", 300), ",") + " 23 31 12 7", "America/Santiago", "2024-01-01T02:59:00Z", "2029-01-01T02:59:00Z"}, // Sundays 31 Dec, -03
+	}
+	bodies := map[string][]byte{}
+	for _, j := range jobs {
+		bodies[j.id] = []byte(`{"id":"` + j.id + `","name":"n","enabled":true,"status":"active","trigger_type":"cron",` +
+			`"cron_schedule":"` + j.expr + `","cron_timezone":"` + j.tz + `","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}`)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(bodies[strings.TrimPrefix(r.URL.Path, "/api/v1/jobs/")])
+	}))
+	defer srv.Close()
+	client, err := kubiya.NewClient(srv.URL, srv.Client(), kubiya.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.id
+	}
+	now := time.Date(2026, 4, 4, 14, 0, 0, 0, time.UTC) // Chatham's change: 03:45 +13:45 becomes 02:45 +12:45
+	e := New(client, log.NewNopLogger(), Options{Jobs: ids, Now: func() time.Time { return now }})
+	for scrape := range 3 {
+		c, cancel := scrapeFor(e, 2*time.Second)
+		done := make(chan string, 1)
+		go func() { done <- gatherText(t, c) }()
+		var out string
+		select {
+		case out = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("scrape %d did not end at its deadline", scrape)
+		}
+		cancel()
+		for _, j := range jobs {
+			sel := `{entity_id="",entity_name="",entity_type="",job_id="` + j.id + `",job_name="n"}`
+			for metric, want := range map[string]string{"previous": j.prev, "next": j.next} {
+				line := "kubiya_job_schedule_" + metric + "_timestamp_seconds" + sel
+				if want == "" {
+					if strings.Contains(out, line) {
+						t.Errorf("%s: %s present, want absent", j.id, metric)
+					}
+					continue
+				}
+				w, _ := time.Parse(time.RFC3339, want)
+				if !strings.Contains(out, line+" "+strconv.FormatFloat(float64(w.Unix()), 'g', -1, 64)+"\n") {
+					t.Errorf("%s: %s fire time is not %s:\n%s", j.id, metric, want, out)
+				}
+			}
+			if !strings.Contains(out, "kubiya_job_schedule_valid"+sel+" 1") {
+				t.Errorf("%s: schedule not valid", j.id)
+			}
+		}
 	}
 }

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/kubiya/kubiya_exporter/internal/cron"
 )
 
 // Run triggers recorded in execution records.
@@ -37,9 +38,9 @@ func (r *run) end() int64 { return r.start + r.durUS }
 // jobState is a job plus the bookkeeping that makes time pass for it.
 type jobState struct {
 	job   Job
-	hash  uint64        // stable per-ID hash, mixed into every derived value
-	sched cron.Schedule // fires in cron_timezone; nil when not a runnable cron job
-	utc   cron.Schedule // the same spec in UTC, for the reported next_execution_at
+	hash  uint64         // stable per-ID hash, mixed into every derived value
+	sched *cron.Schedule // fires in cron_timezone; nil when not a runnable cron job
+	utc   *cron.Schedule // the same spec in UTC, for the reported next_execution_at
 
 	nextFire     time.Time // next scheduled fire not yet recorded (zero: none)
 	nextRecordAt time.Time // nextFire + record delay: when its record appears
@@ -130,13 +131,10 @@ func (st *jobState) newRun(fire, start time.Time, trigger uint8) run {
 }
 
 // parseSchedules compiles cron_schedule for runs (in cron_timezone) and for
-// the reported next time (in UTC, the server's quirk).
-func parseSchedules(j *Job, loadLocation func(string) (*time.Location, error)) (inZone, inUTC cron.Schedule) {
+// the reported next time (in UTC, the server's quirk), with the exporter's
+// engine: Temporal's calendar, as the control plane runs jobs.
+func parseSchedules(j *Job, loadLocation func(string) (*time.Location, error)) (inZone, inUTC *cron.Schedule) {
 	if j.TriggerType != "cron" || j.CronSchedule == nil {
-		return nil, nil
-	}
-	s, err := cron.ParseStandard(*j.CronSchedule)
-	if err != nil {
 		return nil, nil
 	}
 	loc := time.UTC
@@ -145,13 +143,12 @@ func parseSchedules(j *Job, loadLocation func(string) (*time.Location, error)) (
 			loc = l
 		}
 	}
-	spec, ok := s.(*cron.SpecSchedule)
-	if !ok {
-		return s, s // @every: no zone involved
+	z, err := cron.Parse(*j.CronSchedule, loc)
+	if err != nil {
+		return nil, nil
 	}
-	z, u := *spec, *spec
-	z.Location, u.Location = loc, time.UTC
-	return &z, &u
+	u, _ := cron.Parse(*j.CronSchedule, time.UTC)
+	return z, u
 }
 
 // utcNext is the server's next_execution_at: the schedule read in UTC.
@@ -284,27 +281,16 @@ func (st *jobState) touch(t time.Time) {
 }
 
 // lastFiresBefore returns up to k fire times of s before t, oldest first.
-// Windows grow geometrically so both minutely and quarterly schedules are
-// cheap.
-func lastFiresBefore(s cron.Schedule, t time.Time, k int) []time.Time {
+func lastFiresBefore(s *cron.Schedule, t time.Time, k int) []time.Time {
 	if s == nil || k <= 0 {
 		return nil
 	}
-	for window := 2 * time.Minute; ; window *= 4 {
-		var fires []time.Time
-		for f := s.Next(t.Add(-window)); !f.IsZero() && f.Before(t); f = s.Next(f) {
-			fires = append(fires, f)
-			if len(fires) > 4*k {
-				fires = fires[len(fires)-k:]
-			}
-		}
-		if len(fires) >= k || window > 2*366*24*time.Hour {
-			if len(fires) > k {
-				fires = fires[len(fires)-k:]
-			}
-			return fires
-		}
+	var fires []time.Time
+	for f := s.Previous(t.Add(-time.Nanosecond)); !f.IsZero() && len(fires) < k; f = s.Previous(f.Add(-time.Nanosecond)) {
+		fires = append(fires, f)
 	}
+	slices.Reverse(fires)
+	return fires
 }
 
 // synthesizeHistory fills the executions list for a template job's

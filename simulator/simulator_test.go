@@ -576,6 +576,40 @@ func TestCronAdvance(t *testing.T) {
 	}
 }
 
+// TestCronSemantics: the simulator runs jobs as the control plane (Temporal)
+// does, with the exporter's engine: day of month AND day of week, a wall
+// time in a gap skipped, one in an overlap run twice.
+func TestCronSemantics(t *testing.T) {
+	created := t0.Add(-24 * time.Hour)
+	job := func(id, spec, tz string) Job {
+		return Job{ID: id, Name: id, Enabled: true, TriggerType: "cron", CronSchedule: Ptr(spec), CronTimezone: Ptr(tz),
+			PromptTemplate: "p", CreatedAt: created, UpdatedAt: created}
+	}
+	// t0 is Thursday 2025-11-20; the next 1st that is a Monday is 2025-12-01.
+	// New York fell back on 2025-11-02, and springs forward on 2026-03-08.
+	_, ts, clk := newSim(t, []Job{
+		job("first-monday", "0 12 1 * MON", "UTC"),
+		job("gap", "30 2 * * *", "America/New_York"),
+	})
+	clk.Set(time.Date(2025, 12, 1, 12, 0, 30, 0, time.UTC))
+	if m := getJob(t, ts, "first-monday"); num(m, "total_executions") != 1 ||
+		!strings.HasPrefix(str(m, "last_execution_at"), "2025-12-01T12:00:0") {
+		t.Errorf("first-monday ran other than on Monday the 1st: %v", m)
+	}
+	// 2026-03-08 02:30 does not exist in New York: runs on 03-07 (07:30Z)
+	// and 03-09 (06:30Z), none between.
+	clk.Set(time.Date(2026, 3, 7, 7, 31, 0, 0, time.UTC))
+	before := num(getJob(t, ts, "gap"), "total_executions")
+	clk.Set(time.Date(2026, 3, 9, 6, 29, 0, 0, time.UTC))
+	if m := getJob(t, ts, "gap"); num(m, "total_executions") != before {
+		t.Errorf("gap: ran in the spring-forward gap: %v", m)
+	}
+	clk.Set(time.Date(2026, 3, 9, 6, 31, 0, 0, time.UTC))
+	if m := getJob(t, ts, "gap"); num(m, "total_executions") != before+1 {
+		t.Errorf("gap: did not run on 03-09: %v", m)
+	}
+}
+
 func TestDeterministic(t *testing.T) {
 	run := func() []byte {
 		clk := &fakeClock{t: t0}
