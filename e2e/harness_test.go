@@ -48,6 +48,41 @@ func requireBinaries(t *testing.T) map[string]string {
 	return paths
 }
 
+// prometheusBinary is one Prometheus server the test runs against.
+type prometheusBinary struct {
+	name string // "prometheus 3.16.0"
+	path string
+}
+
+// prometheuses returns the Prometheus servers to run the test against:
+// Debian's 2.x (`prometheus` on PATH) and 3.x from the environment variable
+// PROMETHEUS3 (.ci/run builds it from the Go module proxy:
+// go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0).
+// Without PROMETHEUS3 the 3.x run is skipped locally, with a message, and
+// fails when CI is set.
+func prometheuses(t *testing.T, onPath string) []prometheusBinary {
+	t.Helper()
+	srcs := []struct{ path, major string }{{onPath, "2"}, {os.Getenv("PROMETHEUS3"), "3"}}
+	var out []prometheusBinary
+	for _, src := range srcs {
+		if src.path == "" {
+			msg := "PROMETHEUS3 is not set; set it to a Prometheus 3.x server binary to run the test against it too"
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg + " (a skip in CI is a failure)")
+			}
+			t.Log("not run: " + msg)
+			continue
+		}
+		v, err := exec.Command(src.path, "--version").CombinedOutput()
+		m := regexp.MustCompile(`version (\d+)\.\d+\.\S*`).FindSubmatch(v)
+		if err != nil || m == nil || string(m[1]) != src.major {
+			t.Fatalf("%s: want Prometheus %s.x; --version says: %v %s", src.path, src.major, err, v)
+		}
+		out = append(out, prometheusBinary{name: "prometheus " + strings.TrimPrefix(string(m[0]), "version "), path: src.path})
+	}
+	return out
+}
+
 // buildBinaries builds the exporter and the simulator from this tree into
 // dir and returns their paths.
 func buildBinaries(t *testing.T, dir string) (exporter, sim string) {
