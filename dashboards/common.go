@@ -228,7 +228,7 @@ func finalize(d *dashboard.Dashboard) {
 func missedRun(selector string) string {
 	return fmt.Sprintf(`(`+
 		`max_over_time(kubiya_job_schedule_previous_timestamp_seconds{%[1]s}[1h] offset %[2]s)`+
-		` > %[3]s (max by (job, instance, job_id) ({__name__=~"kubiya_job_(last_execution|updated|created)_timestamp_seconds", %[1]s}) + %[4]d)`+
+		` > %[3]s (max by (job, instance, job_id) (kubiya_job_last_execution_timestamp_seconds{%[1]s} or kubiya_job_updated_timestamp_seconds{%[1]s} or kubiya_job_created_timestamp_seconds{%[1]s}) + %[4]d)`+
 		` and %[3]s (kubiya_job_enabled{%[1]s} == 1)`+
 		` and %[3]s (kubiya_job_status{status="active", %[1]s} == 1)`+
 		` and %[3]s kubiya_job_schedule_previous_timestamp_seconds{%[1]s}`+
