@@ -73,10 +73,19 @@ func tableQuery(expr string) *prometheus.DataqueryBuilder {
 		Instant().Format(prometheus.PromQueryFormatTable)
 }
 
+// datasourceVariable's default is the import input's placeholder: Grafana's
+// import screen replaces it with the data source picked there. Provisioned
+// without import, the placeholder matches no data source and Grafana
+// selects its default Prometheus.
 func datasourceVariable() *dashboard.DatasourceVariableBuilder {
+	ds := "${" + DatasourceInput.Name + "}"
 	return dashboard.NewDatasourceVariableBuilder("datasource").
 		Label("Data source").
-		Type("prometheus")
+		Type("prometheus").
+		Current(dashboard.VariableOption{
+			Text:  dashboard.StringOrArrayOfString{String: &ds},
+			Value: dashboard.StringOrArrayOfString{String: &ds},
+		})
 }
 
 // labelVariable is a query variable over label_values(selector, label).
