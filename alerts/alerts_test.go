@@ -446,6 +446,15 @@ func TestWithShortDurations(t *testing.T) {
 			t.Errorf("for: %s left", m[1])
 		}
 	}
+	keeps := regexp.MustCompile(`(?m)^\s+keep_firing_for: (.+)$`).FindAllSubmatch(short, -1)
+	if len(keeps) == 0 {
+		t.Error("no keep_firing_for: lines")
+	}
+	for _, m := range keeps {
+		if string(m[1]) != "2s" {
+			t.Errorf("keep_firing_for: %s left", m[1])
+		}
+	}
 	if !bytes.Equal(RuleFile, mustRead(t, ruleFile)) {
 		t.Error("embedded RuleFile differs from kubiya.rules.yml")
 	}
