@@ -230,7 +230,7 @@ func finalize(d *dashboard.Dashboard) {
 // grace old (the largest exporter-computed previous fire time in the hour
 // before grace ago) is newer than the job's last sign of life (last
 // execution, update or creation) plus a clock-skew tolerance; the job is
-// enabled, active, still has a schedule, and has no run in progress (as the
+// enabled, not in a status other than active, still has a schedule, and has no run in progress (as the
 // executions collector says; the alert also reads the counters). The naive
 // "previous fire > last run + grace" would flag every job from the moment
 // its fire time passes until its run is recorded.
@@ -239,8 +239,8 @@ func missedRun(selector string) string {
 		`max_over_time(kubiya_job_schedule_previous_timestamp_seconds{%[1]s}[1h] offset %[2]s)`+
 		` > %[3]s (max by (job, instance, job_id) (kubiya_job_last_execution_timestamp_seconds{%[1]s} or kubiya_job_updated_timestamp_seconds{%[1]s} or kubiya_job_created_timestamp_seconds{%[1]s}) + %[4]d)`+
 		` and %[3]s (kubiya_job_enabled{%[1]s} == 1)`+
-		` and %[3]s (kubiya_job_status{status="active", %[1]s} == 1)`+
 		` and %[3]s kubiya_job_schedule_previous_timestamp_seconds{%[1]s}`+
+		` unless %[3]s (kubiya_job_status{status!="active", %[1]s} == 1)`+
 		` unless %[3]s (kubiya_job_executions_in_progress{%[1]s} > 0))`,
 		selector, missedRunGrace, matchJob, missedRunToleranceSeconds)
 }
