@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +74,75 @@ func run(t *testing.T, dir, bin string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// promtool is one promtool binary the rule tests run with.
+type promtool struct {
+	name string // "promtool 2.42.0"
+	path string
+}
+
+// promtoolMajor is the major version of the promtool binary that
+// `promtools` looks for, by where it comes from: Debian's package (2.x) on
+// PATH, and 3.x from the environment variable PROMTOOL3 (.ci/run builds it
+// from the Go module proxy).
+var promtoolMajor = map[string]string{"PATH": "2", "PROMTOOL3": "3"}
+
+// promtools returns the promtools to run the rules with: Debian's 2.x
+// (`promtool` on PATH) and Prometheus 3's (the path in PROMTOOL3). The two
+// read range selectors differently (3.x's are open on the left), so the
+// rules and their tests must hold on both. A missing one is skipped locally
+// (with a message) and fails the test when CI is set.
+func promtools(t *testing.T) []promtool {
+	t.Helper()
+	var out []promtool
+	for _, src := range []string{"PATH", "PROMTOOL3"} {
+		var path string
+		if src == "PATH" {
+			path, _ = exec.LookPath("promtool")
+		} else {
+			path = os.Getenv("PROMTOOL3")
+		}
+		if path == "" {
+			msg := "promtool on PATH not found; install it: " + tools["promtool"]
+			if src == "PROMTOOL3" {
+				msg = "PROMTOOL3 is not set; set it to a promtool 3.x binary (.ci/run builds one: go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0)"
+			}
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s (a skip in CI is a failure)", msg)
+			}
+			t.Logf("not run with this promtool: %s", msg)
+			continue
+		}
+		v := prometheusVersion(t, path)
+		if !strings.HasPrefix(v, promtoolMajor[src]+".") {
+			t.Fatalf("%s (from %s): version %q, want promtool %s.x", path, src, v, promtoolMajor[src])
+		}
+		out = append(out, promtool{name: "promtool " + v, path: path})
+	}
+	if len(out) == 0 {
+		t.Skip("no promtool found")
+	}
+	return out
+}
+
+// prometheusVersion is the version of a Prometheus or promtool binary:
+// what --version says (release builds, Debian's), or for a binary built with
+// `go install …@v0.316.0`, whose --version is empty, its module version read
+// by `go version -m` (v0.316.0 is Prometheus 3.16.0).
+func prometheusVersion(t *testing.T, bin string) string {
+	t.Helper()
+	out, _ := run(t, ".", bin, "--version")
+	if m := regexp.MustCompile(`version (\d+\.\d+\.\d+)`).FindStringSubmatch(out); m != nil {
+		return m[1]
+	}
+	out, err := run(t, ".", "go", "version", "-m", bin)
+	m := regexp.MustCompile(`(?m)^\s*mod\s+github\.com/prometheus/prometheus\s+v0\.(\d+)\.(\d+)`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("%s: no version from --version or go version -m: %v\n%s", bin, err, out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return fmt.Sprintf("%d.%d.%s", n/100, n%100, m[2])
 }
 
 func mustRun(t *testing.T, dir, bin string, args ...string) string {
@@ -313,11 +383,12 @@ func TestNoAlertUsesAPINextExecution(t *testing.T) {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := need(t, "promtool")
-	out := mustRun(t, ".", promtool, "check", "rules", ruleFile)
 	_, rules := readRules(t)
-	if want := "SUCCESS: " + strconv.Itoa(len(rules)) + " rules found"; !strings.Contains(out, want) {
-		t.Errorf("promtool check rules: want %q in\n%s", want, out)
+	for _, p := range promtools(t) {
+		out := mustRun(t, ".", p.path, "check", "rules", ruleFile)
+		if want := "SUCCESS: " + strconv.Itoa(len(rules)) + " rules found"; !strings.Contains(out, want) {
+			t.Errorf("%s check rules: want %q in\n%s", p.name, want, out)
+		}
 	}
 }
 
@@ -366,15 +437,16 @@ func TestPromtoolTestRules(t *testing.T) {
 		t.Errorf("tests name unknown alert %s", name)
 	}
 
-	promtool := need(t, "promtool")
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			t.Parallel()
-			out := mustRun(t, ".", promtool, "test", "rules", f)
-			if !strings.Contains(out, "SUCCESS") {
-				t.Errorf("promtool test rules %s:\n%s", f, out)
-			}
-		})
+	for _, p := range promtools(t) {
+		for _, f := range files {
+			t.Run(p.name+"/"+filepath.Base(f), func(t *testing.T) {
+				t.Parallel()
+				out := mustRun(t, ".", p.path, "test", "rules", f)
+				if !strings.Contains(out, "SUCCESS") {
+					t.Errorf("%s test rules %s:\n%s", p.name, f, out)
+				}
+			})
+		}
 	}
 }
 
@@ -393,15 +465,25 @@ func TestWithShortDurations(t *testing.T) {
 			t.Errorf("for: %s left", m[1])
 		}
 	}
+	keeps := regexp.MustCompile(`(?m)^\s+keep_firing_for: (.+)$`).FindAllSubmatch(short, -1)
+	if len(keeps) == 0 {
+		t.Error("no keep_firing_for: lines")
+	}
+	for _, m := range keeps {
+		if string(m[1]) != "2s" {
+			t.Errorf("keep_firing_for: %s left", m[1])
+		}
+	}
 	if !bytes.Equal(RuleFile, mustRead(t, ruleFile)) {
 		t.Error("embedded RuleFile differs from kubiya.rules.yml")
 	}
-	promtool := need(t, "promtool")
 	f := filepath.Join(t.TempDir(), "short.rules.yml")
 	if err := os.WriteFile(f, short, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, ".", promtool, "check", "rules", f)
+	for _, p := range promtools(t) {
+		mustRun(t, ".", p.path, "check", "rules", f)
+	}
 }
 
 func mustRead(t *testing.T, name string) []byte {
@@ -526,14 +608,15 @@ func TestMixin(t *testing.T) {
 	})
 
 	t.Run("promtool accepts the mixin output", func(t *testing.T) {
-		promtool := need(t, "promtool")
 		dir := t.TempDir()
 		for name, b := range map[string][]byte{"alerts.json": alertsJSON, "rules.json": recordsJSON} {
 			f := filepath.Join(dir, name)
 			if err := os.WriteFile(f, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			mustRun(t, ".", promtool, "check", "rules", f)
+			for _, p := range promtools(t) {
+				mustRun(t, ".", p.path, "check", "rules", f)
+			}
 		}
 	})
 

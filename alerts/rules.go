@@ -24,12 +24,12 @@ var RuleFile []byte
 var AlertmanagerExample []byte
 
 var (
-	forLine     = regexp.MustCompile(`(?m)^(\s+for: ).+$`)
+	forLine     = regexp.MustCompile(`(?m)^(\s+(?:keep_firing_)?for: ).+$`)
 	missedGrace = regexp.MustCompile(`offset 10m\b`)
 )
 
-// WithShortDurations returns RuleFile with every alert's `for:` set to
-// forDuration and the KubiyaJobMissedRun grace period (the `offset 10m` of
+// WithShortDurations returns RuleFile with every alert's `for:` and
+// `keep_firing_for:` set to forDuration and the KubiyaJobMissedRun grace period (the `offset 10m` of
 // the kubiya_job:schedule_due_timestamp_seconds recording rule) set to grace.
 // Both are Prometheus durations such as "5s". Windows that are part of an
 // alert's meaning (1h/6h/7h increases, 24h without success, the 1h a run

@@ -73,10 +73,19 @@ func tableQuery(expr string) *prometheus.DataqueryBuilder {
 		Instant().Format(prometheus.PromQueryFormatTable)
 }
 
+// datasourceVariable's default is the import input's placeholder: Grafana's
+// import screen replaces it with the data source picked there. Provisioned
+// without import, the placeholder matches no data source and Grafana
+// selects its default Prometheus.
 func datasourceVariable() *dashboard.DatasourceVariableBuilder {
+	ds := "${" + DatasourceInput.Name + "}"
 	return dashboard.NewDatasourceVariableBuilder("datasource").
 		Label("Data source").
-		Type("prometheus")
+		Type("prometheus").
+		Current(dashboard.VariableOption{
+			Text:  dashboard.StringOrArrayOfString{String: &ds},
+			Value: dashboard.StringOrArrayOfString{String: &ds},
+		})
 }
 
 // labelVariable is a query variable over label_values(selector, label).
@@ -218,18 +227,20 @@ func finalize(d *dashboard.Dashboard) {
 
 // missedRun is the KubiyaJobMissedRun alert's expression, inlined so the
 // dashboards work without the recording rules: a fire time at least the
-// grace old (the exporter-computed previous fire time, grace ago) is newer
-// than the job's last sign of life (last execution, update or creation)
-// plus a clock-skew tolerance; the job is enabled, still has a schedule,
-// and has no run in progress. The naive "previous fire > last run + grace"
-// would flag every job from the moment its fire time passes until its run
-// is recorded.
+// grace old (the largest exporter-computed previous fire time in the hour
+// before grace ago) is newer than the job's last sign of life (last
+// execution, update or creation) plus a clock-skew tolerance; the job is
+// enabled, not in a status other than active, still has a schedule, and has no run in progress (as the
+// executions collector says; the alert also reads the counters). The naive
+// "previous fire > last run + grace" would flag every job from the moment
+// its fire time passes until its run is recorded.
 func missedRun(selector string) string {
 	return fmt.Sprintf(`(`+
-		`(kubiya_job_schedule_previous_timestamp_seconds{%[1]s} offset %[2]s)`+
+		`max_over_time(kubiya_job_schedule_previous_timestamp_seconds{%[1]s}[1h] offset %[2]s)`+
 		` > %[3]s (max by (job, instance, job_id) (kubiya_job_last_execution_timestamp_seconds{%[1]s} or kubiya_job_updated_timestamp_seconds{%[1]s} or kubiya_job_created_timestamp_seconds{%[1]s}) + %[4]d)`+
 		` and %[3]s (kubiya_job_enabled{%[1]s} == 1)`+
 		` and %[3]s kubiya_job_schedule_previous_timestamp_seconds{%[1]s}`+
+		` unless %[3]s (kubiya_job_status{status!="active", %[1]s} == 1)`+
 		` unless %[3]s (kubiya_job_executions_in_progress{%[1]s} > 0))`,
 		selector, missedRunGrace, matchJob, missedRunToleranceSeconds)
 }

@@ -47,24 +47,30 @@ func Job() (dashboard.Dashboard, error) {
 
 	// State.
 	b = b.WithPanel(statPanel("Fetch", "Whether the exporter could fetch and decode this job on the last scrape (kubiya_job_up). While it cannot, every other panel is empty.", 4, 4).
+		Unit("none").
 		WithTarget(instant(one(`min(kubiya_job_up{%s})`, 1), "")).
 		Mappings([]dashboard.ValueMapping{okFailMapping}).NoValue("No data")).
 		WithPanel(statPanel("Enabled", "kubiya_job_enabled.", 4, 4).
+			Unit("none").
 			WithTarget(instant(one(`max(kubiya_job_enabled{%s})`, 1), "")).
 			Mappings([]dashboard.ValueMapping{enabledMapping})).
 		WithPanel(statPanel("Status", "The job status the control plane reports (kubiya_job_status).", 4, 4).
+			Unit("none").
 			WithTarget(instant(one(`max by (status) (kubiya_job_status{%s}) == 1`, 1), "{{status}}")).
 			TextMode(common.BigValueTextModeName).
 			ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Trigger", "How the job is started: cron, webhook or manual.", 4, 4).
+			Unit("none").
 			WithTarget(instant(one(`max by (trigger_type) (kubiya_job_info{%s})`, 1), "{{trigger_type}}")).
 			TextMode(common.BigValueTextModeName).
 			ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Schedule", "cron_schedule and cron_timezone (UTC when empty). Empty for webhook and manual jobs.", 4, 4).
+			Unit("none").
 			WithTarget(instant(one(`max by (cron_schedule, cron_timezone) (kubiya_job_info{%s, cron_schedule!=""})`, 1), "{{cron_schedule}} {{cron_timezone}}")).
 			TextMode(common.BigValueTextModeName).
 			ColorMode(common.BigValueColorModeNone).NoValue("none")).
 		WithPanel(statPanel("Schedule valid", "Whether the exporter can parse cron_schedule in cron_timezone (kubiya_job_schedule_valid). Cron jobs only.", 4, 4).
+			Unit("none").
 			WithTarget(instant(one(`min(kubiya_job_schedule_valid{%s})`, 1), "")).
 			Mappings([]dashboard.ValueMapping{scheduleOKMapping}).NoValue("not cron"))
 
@@ -83,6 +89,7 @@ func Job() (dashboard.Dashboard, error) {
 			WithTarget(instant(one(`min(kubiya_job_schedule_next_timestamp_seconds{%s}) - time()`, 1), "")).
 			Unit("s").Decimals(0).NoValue("not cron").ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("Missed run", "Whether the job missed a scheduled run, with the KubiyaJobMissedRun alert's logic: a fire time at least "+missedRunGrace+" old is newer than the last execution, update and creation, the job is enabled and no run is in progress. Empty for jobs without a valid cron schedule.", 4, 4).
+			Unit("none").
 			WithTarget(instant(fmt.Sprintf(`(count(%s) or vector(0)) and on () count(kubiya_job_schedule_previous_timestamp_seconds{%s})`, missedRun(oneJobSel), oneJobSel), "")).
 			Mappings([]dashboard.ValueMapping{valueText("0", "No", "green", "1", "Missed", "red")}).
 			NoValue("not cron")).
@@ -99,6 +106,7 @@ func Job() (dashboard.Dashboard, error) {
 	// Executions from the job's counters.
 	b = b.WithRow(row("Executions")).
 		WithPanel(tsPanel("Executions", "Executions started, succeeded and failed (increase over $__rate_interval of the job's counters).", 12, 8).
+			Unit("short").
 			WithTarget(query(one(`max(increase(kubiya_job_executions_total{%s}[$__rate_interval]))`, 1), "started")).
 			WithTarget(query(one(`max(increase(kubiya_job_executions_succeeded_total{%s}[$__rate_interval]))`, 1), "succeeded")).
 			WithTarget(query(one(`max(increase(kubiya_job_executions_failed_total{%s}[$__rate_interval]))`, 1), "failed")).
@@ -107,6 +115,7 @@ func Job() (dashboard.Dashboard, error) {
 			OverrideByName("succeeded", []dashboard.DynamicConfigValue{fixedColor("green")}).
 			OverrideByName("failed", []dashboard.DynamicConfigValue{fixedColor("red")})).
 		WithPanel(statPanel("Executions since creation", "The job's counters. Other: started minus succeeded minus failed, i.e. in flight, cancelled or lost.", 6, 8).
+			Unit("short").
 			WithTarget(instant(one(`max(kubiya_job_executions_total{%s})`, 1), "started")).
 			WithTarget(instant(one(`max(kubiya_job_executions_succeeded_total{%s})`, 1), "succeeded")).
 			WithTarget(instant(one(`max(kubiya_job_executions_failed_total{%s})`, 1), "failed")).
@@ -129,6 +138,7 @@ func Job() (dashboard.Dashboard, error) {
 	}
 	b = b.WithRow(row("Execution outcomes (executions collector)")).
 		WithPanel(statusOverrides(statPanel("Last execution status", "Status of the newest execution (kubiya_job_last_execution_status). Needs the opt-in executions collector (executions: {enabled: true}).", 4, 4).
+			Unit("none").
 			WithTarget(instant(one(`max by (status) (kubiya_job_last_execution_status{%s}) == 1`, 1), "{{status}}")).
 			TextMode(common.BigValueTextModeName).
 			NoValue("collector off"))).
@@ -142,6 +152,7 @@ func Job() (dashboard.Dashboard, error) {
 			WithTarget(instant(one(`max(kubiya_job_last_failure_timestamp_seconds{%s}) * 1000`, 1), "")).
 			Unit("dateTimeFromNow").NoValue("none in window").ColorMode(common.BigValueColorModeNone)).
 		WithPanel(statPanel("In progress", "Executions pending, running or waiting for input in the collector's window (kubiya_job_executions_in_progress).", 4, 4).
+			Unit("short").
 			WithTarget(instant(one(`max(kubiya_job_executions_in_progress{%s})`, 1), "")).
 			Decimals(0).NoValue("-").
 			Thresholds(thresholds("text", 1, "blue"))).
@@ -158,6 +169,7 @@ func Job() (dashboard.Dashboard, error) {
 	// Fetch status, schedule and info.
 	b = b.WithRow(row("Fetch, schedule and info")).
 		WithPanel(timelinePanel("Fetch status", "Whether the exporter could fetch the job on each scrape (kubiya_job_up).", 12, 5).
+			Unit("none").
 			WithTarget(query(one(`min(kubiya_job_up{%s})`, 1), "fetch")).
 			Mappings([]dashboard.ValueMapping{okFailMapping})).
 		WithPanel(statPanel("Timestamps", "created_at, updated_at and the scheduled fire times (exporter-computed).", 12, 5).
@@ -182,6 +194,7 @@ var executionStatuses = []string{"pending", "running", "waiting_for_input", "com
 
 func statusTimeline() *timelinePanelBuilder {
 	p := timelinePanel("Last execution status over time", "Which status the newest execution had over time (kubiya_job_last_execution_status).", 12, 8).
+		Unit("none").
 		WithTarget(query(one(`max by (status) (kubiya_job_last_execution_status{%s})`, 1), "{{status}}")).
 		// 0 (not the current status) is drawn transparent; each status'
 		// own color comes from the overrides below.
@@ -195,6 +208,7 @@ func statusTimeline() *timelinePanelBuilder {
 // infoTable shows kubiya_job_info's labels (one row per exporter instance).
 func infoTable() *tablePanelBuilder {
 	return tablePanel("Job info", "Labels of kubiya_job_info: the job's configuration as the control plane reports it.", 24, 5).
+		Unit("none").
 		WithTarget(tableQuery(one(`kubiya_job_info{%s}`, 1))).
 		WithTransformation(organize([]string{"Time", "Value", "__name__"},
 			map[string]string{"job": "exporter job", "instance": "exporter instance"},

@@ -59,6 +59,7 @@ func Overview() (dashboard.Dashboard, error) {
 		WithPanel(countStat("Failures in range", "Executions that failed in the selected range.",
 			sel1(`sum(max by (job_id) (increase(kubiya_job_executions_failed_total{%s}[$__range]))) or vector(0)`), "red")).
 		WithPanel(statPanel("Control plane", "Whether the control plane answered with valid credentials on the last scrape (kubiya_up), worst of the selected exporters.", 3, 4).
+			Unit("none").
 			WithTarget(instant(fmt.Sprintf(`min(kubiya_up{%s})`, targetSel), "")).
 			Mappings([]dashboard.ValueMapping{upDownMapping}).
 			NoValue("No data"))
@@ -67,12 +68,15 @@ func Overview() (dashboard.Dashboard, error) {
 
 	b = b.WithRow(row("Executions")).
 		WithPanel(tsPanel("Executions started", "Executions started per job (increase of kubiya_job_executions_total over $__rate_interval).", 8, 8).
+			Unit("short").
 			WithTarget(query(sel1(`max by (job_id, job_name) (increase(kubiya_job_executions_total{%s}[$__rate_interval]))`), "{{job_name}}")).
 			Min(0).Decimals(0)).
 		WithPanel(tsPanel("Succeeded executions", "Executions that completed successfully, per job.", 8, 8).
+			Unit("short").
 			WithTarget(query(sel1(`max by (job_id, job_name) (increase(kubiya_job_executions_succeeded_total{%s}[$__rate_interval]))`), "{{job_name}}")).
 			Min(0).Decimals(0)).
 		WithPanel(tsPanel("Failed executions", "Executions that failed, per job.", 8, 8).
+			Unit("short").
 			WithTarget(query(sel1(`max by (job_id, job_name) (increase(kubiya_job_executions_failed_total{%s}[$__rate_interval]))`), "{{job_name}}")).
 			Min(0).Decimals(0)).
 		WithPanel(barGauge("Failure ratio per job (selected range)", "Failed / started executions over the selected range. Jobs that did not run are not shown (no division by zero). Capped at 100%: a run started before the range may fail inside it.", 12, 8).
@@ -86,6 +90,7 @@ func Overview() (dashboard.Dashboard, error) {
 
 	b = b.WithRow(row("Exporter health")).
 		WithPanel(tsPanel("Exporter and control plane up", "up: Prometheus scraped the exporter. kubiya_up: the control plane answered with valid credentials.", 8, 8).
+			Unit("none").
 			WithTarget(query(fmt.Sprintf(`up{%s}`, targetSel), "{{instance}} scrape")).
 			WithTarget(query(fmt.Sprintf(`kubiya_up{%s}`, targetSel), "{{instance}} control plane")).
 			Min(0).Max(1).Decimals(0)).
@@ -93,9 +98,11 @@ func Overview() (dashboard.Dashboard, error) {
 			WithTarget(query(fmt.Sprintf(`kubiya_scrape_duration_seconds{%s}`, targetSel), "{{instance}}")).
 			Unit("s").Min(0)).
 		WithPanel(statPanel("Configuration reload", "Whether the last configuration reload succeeded, worst of the selected exporters.", 4, 8).
+			Unit("none").
 			WithTarget(instant(fmt.Sprintf(`min(kubiya_exporter_config_last_reload_successful{%s})`, targetSel), "")).
 			Mappings([]dashboard.ValueMapping{reloadOKMapping}).NoValue("No data")).
 		WithPanel(statPanel("Exporter version", "kubiya_exporter_build_info of the selected exporters.", 4, 8).
+			Unit("none").
 			WithTarget(instant(fmt.Sprintf(`count by (version, revision) (kubiya_exporter_build_info{%s})`, targetSel), "{{version}} ({{revision}})")).
 			TextMode(common.BigValueTextModeName).ColorMode(common.BigValueColorModeNone)).
 		WithPanel(tsPanel("API requests by outcome", "Control plane API requests per second by endpoint and outcome class.", 8, 8).
@@ -138,7 +145,8 @@ func jobsTable() *table.PanelBuilder {
 		{"E", sel2(`max by (job_id) (kubiya_job_executions_succeeded_total{%s}) / max by (job_id) (kubiya_job_executions_total{%s} > 0)`)},
 		{"F", fmt.Sprintf(`min by (job_id) (%s)`, jobUpFiltered)},
 	}
-	p := tablePanel("Jobs", "One row per job. Last run: time since the API's last_execution_at. Next run in: countdown to the exporter-computed next fire time (cron jobs). Success ratio: successful / total executions since the job was created. Fetch: whether the exporter could read the job on the last scrape; a job that cannot be fetched shows only its id. Click a job to open its detail dashboard.", 24, 10)
+	p := tablePanel("Jobs", "One row per job. Last run: time since the API's last_execution_at. Next run in: countdown to the exporter-computed next fire time (cron jobs). Success ratio: successful / total executions since the job was created. Fetch: whether the exporter could read the job on the last scrape; a job that cannot be fetched shows only its id. Click a job to open its detail dashboard.", 24, 10).
+		Unit("none") // per-column units are overrides
 	for _, q := range queries {
 		p = p.WithTarget(tableQuery(q.expr).RefId(q.refID))
 	}

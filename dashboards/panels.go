@@ -26,7 +26,7 @@ func statPanel(title, desc string, w, h uint32) *stat.PanelBuilder {
 
 // countStat counts jobs; its color turns at the first job when alert is set.
 func countStat(title, desc, expr string, alertColor string) *stat.PanelBuilder {
-	p := statPanel(title, desc, 3, 4).WithTarget(instant(expr, "")).Decimals(0)
+	p := statPanel(title, desc, 3, 4).WithTarget(instant(expr, "")).Unit("short").Decimals(0)
 	if alertColor != "" {
 		return p.Thresholds(thresholds("green", 1, alertColor))
 	}

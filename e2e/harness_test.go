@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +47,59 @@ func requireBinaries(t *testing.T) map[string]string {
 		t.Skip(msg)
 	}
 	return paths
+}
+
+// prometheusBinary is one Prometheus server the test runs against.
+type prometheusBinary struct {
+	name string // "prometheus 3.16.0"
+	path string
+}
+
+// prometheuses returns the Prometheus servers to run the test against:
+// Debian's 2.x (`prometheus` on PATH) and 3.x from the environment variable
+// PROMETHEUS3 (.ci/run builds it from the Go module proxy:
+// go install github.com/prometheus/prometheus/cmd/prometheus@v0.316.0).
+// Without PROMETHEUS3 the 3.x run is skipped locally, with a message, and
+// fails when CI is set.
+func prometheuses(t *testing.T, onPath string) []prometheusBinary {
+	t.Helper()
+	srcs := []struct{ path, major string }{{onPath, "2"}, {os.Getenv("PROMETHEUS3"), "3"}}
+	var out []prometheusBinary
+	for _, src := range srcs {
+		if src.path == "" {
+			msg := "PROMETHEUS3 is not set; set it to a Prometheus 3.x server binary to run the test against it too"
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg + " (a skip in CI is a failure)")
+			}
+			t.Log("not run: " + msg)
+			continue
+		}
+		v := prometheusVersion(t, src.path)
+		if !strings.HasPrefix(v, src.major+".") {
+			t.Fatalf("%s: version %q, want Prometheus %s.x", src.path, v, src.major)
+		}
+		out = append(out, prometheusBinary{name: "prometheus " + v, path: src.path})
+	}
+	return out
+}
+
+// prometheusVersion is the version of a Prometheus binary: what --version
+// says (release builds, Debian's), or for a binary built with
+// `go install …@v0.316.0`, whose --version is empty, its module version read
+// by `go version -m` (v0.316.0 is Prometheus 3.16.0).
+func prometheusVersion(t *testing.T, bin string) string {
+	t.Helper()
+	out, _ := exec.Command(bin, "--version").CombinedOutput()
+	if m := regexp.MustCompile(`version (\d+\.\d+\.\d+)`).FindSubmatch(out); m != nil {
+		return string(m[1])
+	}
+	out, err := exec.Command("go", "version", "-m", bin).CombinedOutput()
+	m := regexp.MustCompile(`(?m)^\s*mod\s+github\.com/prometheus/prometheus\s+v0\.(\d+)\.(\d+)`).FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("%s: no version from --version or go version -m: %v\n%s", bin, err, out)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return fmt.Sprintf("%d.%d.%s", n/100, n%100, m[2])
 }
 
 // buildBinaries builds the exporter and the simulator from this tree into

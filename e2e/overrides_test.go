@@ -19,7 +19,8 @@ import (
 // takes minutes or hours in production takes seconds here. Nothing else
 // (expressions, labels, routing, inhibition) is touched.
 const (
-	// forDivisor shrinks every `for:` (1m→1s, 5m→5s, 15m→15s, 30m→30s).
+	// forDivisor shrinks every `for:` (1m→1s, 5m→5s, 15m→15s, 30m→30s)
+	// and every `keep_firing_for:` (10m→10s).
 	// Dividing all of them by the same factor keeps their order, which the
 	// Alertmanager inhibition relies on: KubiyaControlPlaneDown (5m) fires
 	// before the KubiyaJobScrapeFailing (15m) alerts it inhibits.
@@ -50,12 +51,13 @@ type ruleGroup struct {
 }
 
 type rule struct {
-	Record      string            `yaml:"record,omitempty"`
-	Alert       string            `yaml:"alert,omitempty"`
-	Expr        string            `yaml:"expr"`
-	For         string            `yaml:"for,omitempty"`
-	Labels      map[string]string `yaml:"labels,omitempty"`
-	Annotations map[string]string `yaml:"annotations,omitempty"`
+	Record        string            `yaml:"record,omitempty"`
+	Alert         string            `yaml:"alert,omitempty"`
+	Expr          string            `yaml:"expr"`
+	For           string            `yaml:"for,omitempty"`
+	KeepFiringFor string            `yaml:"keep_firing_for,omitempty"`
+	Labels        map[string]string `yaml:"labels,omitempty"`
+	Annotations   map[string]string `yaml:"annotations,omitempty"`
 }
 
 var offsetRE = regexp.MustCompile(`\boffset\s+([0-9a-z]+)`)
@@ -73,12 +75,15 @@ func testRules(shipped []byte) (out []byte, shippedGrace string, err error) {
 	for gi := range f.Groups {
 		for ri := range f.Groups[gi].Rules {
 			r := &f.Groups[gi].Rules[ri]
-			if r.For != "" {
-				d, err := model.ParseDuration(r.For)
-				if err != nil {
-					return nil, "", fmt.Errorf("rule %s: for %q: %w", r.Alert, r.For, err)
+			for _, d := range []*string{&r.For, &r.KeepFiringFor} {
+				if *d == "" {
+					continue
 				}
-				r.For = model.Duration(max(time.Duration(d)/forDivisor, time.Second)).String()
+				v, err := model.ParseDuration(*d)
+				if err != nil {
+					return nil, "", fmt.Errorf("rule %s: duration %q: %w", r.Alert, *d, err)
+				}
+				*d = model.Duration(max(time.Duration(v)/forDivisor, time.Second)).String()
 			}
 			if r.Record == dueRecord {
 				m := offsetRE.FindAllStringSubmatch(r.Expr, -1)
@@ -185,6 +190,11 @@ func TestOverrides(t *testing.T) {
 				alerts++
 				if d, err := model.ParseDuration(r.For); err != nil || time.Duration(d) > 30*time.Second || d <= 0 {
 					t.Errorf("%s: for %q, want 1s..30s", r.Alert, r.For)
+				}
+				if o.KeepFiringFor != "" {
+					if d, err := model.ParseDuration(r.KeepFiringFor); err != nil || time.Duration(d) > 10*time.Second || d <= 0 {
+						t.Errorf("%s: keep_firing_for %q, want 1s..10s", r.Alert, r.KeepFiringFor)
+					}
 				}
 			}
 			if r.Record == dueRecord {

@@ -112,7 +112,7 @@ func (s *stack) admin(t *testing.T, method, path, body string) {
 
 // startStack builds and starts the simulator, the exporter, Alertmanager and
 // Prometheus, each on its own loopback port, and the webhook receiver.
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, prometheus string) *stack {
 	t.Helper()
 	bins := requireBinaries(t)
 	dir := t.TempDir()
@@ -207,7 +207,7 @@ scrape_configs:
       - targets: [%q]
 `, s.rulesFile, s.amAddr, scrapeJob, s.exporterAddr)))
 	runTool(t, bins["promtool"], "check", "config", promCfg)
-	s.promProc, s.promAddr = startOnFreePort(t, "prometheus", bins["prometheus"], func(addr string) []string {
+	s.promProc, s.promAddr = startOnFreePort(t, "prometheus", prometheus, func(addr string) []string {
 		return []string{"--config.file=" + promCfg, "--storage.tsdb.path=" + filepath.Join(dir, "prom-data"),
 			"--web.listen-address=" + addr, "--log.level=info"}
 	}, nil, "/-/ready")
