@@ -349,8 +349,15 @@ func checkCommon(t *testing.T, objs objects, exporter string) {
 		if got := cfg.ControlPlane.Authorization.CredentialsFile; got != keyFile {
 			t.Errorf("credentials_file %q, but the key is mounted at %q", got, keyFile)
 		}
-		f := filepath.Join(t.TempDir(), "kubiya.yml")
-		if err := os.WriteFile(f, []byte(cm.Data["kubiya.yml"]), 0o644); err != nil {
+		// --config.check reads the key file too: lay out the pod's mount
+		// in a directory of the test's, the key where the config says.
+		tmp := t.TempDir()
+		local := strings.ReplaceAll(cm.Data["kubiya.yml"], keyFile, filepath.Join(tmp, keySrc.Items[0].Path))
+		f := filepath.Join(tmp, "kubiya.yml")
+		if err := os.WriteFile(f, []byte(local), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, keySrc.Items[0].Path), []byte("test-key\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		run(t, exporter, "--config.check", "--config.file="+f)
