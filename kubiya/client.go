@@ -78,16 +78,15 @@ func NewClient(baseURL string, httpClient *http.Client, opts Options) (*Client, 
 
 // GetJob fetches one job by ID.
 func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
-	body, start, err := c.fetch(ctx, EndpointGetJob, c.jobURL(id, ""), c.maxBodyBytes)
+	var job *Job
+	err := c.get(ctx, EndpointGetJob, c.jobURL(id, ""), c.maxBodyBytes, func(body []byte) (err error) {
+		job, err = DecodeJob(body)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	job, err := DecodeJob(body)
-	if err != nil {
-		err = &Error{Class: ClassBadResponse, StatusCode: http.StatusOK, Err: err}
-	}
-	c.observe(EndpointGetJob, err, start)
-	return job, err
+	return job, nil
 }
 
 // jobURL builds {base}/api/v1/jobs/{id}[/suffix] with id as one escaped path
@@ -119,70 +118,100 @@ func retryable(code int) bool {
 	return false
 }
 
-// fetch GETs u and returns the body of a 2xx answer and when its attempt
-// started; the caller reports that attempt's outcome once it has decoded the
-// body. Failed attempts are reported here.
-func (c *Client) fetch(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64) ([]byte, time.Time, error) {
+// get GETs u like stream and hands decode the whole body, read into memory.
+func (c *Client) get(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64, decode func([]byte) error) error {
+	return c.stream(ctx, endpoint, u, limit, func(r io.Reader) error {
+		body, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		return decode(body)
+	})
+}
+
+// stream GETs u, retrying as above, and hands the 2xx body to decode as a
+// reader capped at limit bytes. A decode error is ClassBadResponse, and so
+// is a body over the cap; a read error keeps the transport's class
+// (timeout, network). The outcome of each attempt is observed once.
+func (c *Client) stream(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64, decode func(io.Reader) error) error {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		body, err := c.once(ctx, u, limit)
-		if err == nil {
-			return body, start, nil
-		}
+		err := c.once(ctx, u, limit, decode)
 		c.observe(endpoint, err, start)
 		var apiErr *Error
-		if attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
-			return nil, start, err
+		if err == nil || attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
+			return err
 		}
 		delay := retryDelay
 		if apiErr.RetryAfter > 0 {
 			delay = apiErr.RetryAfter
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*delay {
-			return nil, start, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, start, err
+			return err
 		case <-time.After(delay):
 		}
 	}
 }
 
-// once performs one GET and reads at most limit bytes of a 2xx body.
-func (c *Client) once(ctx context.Context, u *url.URL, limit int64) ([]byte, error) {
+func (c *Client) once(ctx context.Context, u *url.URL, limit int64, decode func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, &Error{Class: ClassNetwork, Err: err}
+		return &Error{Class: ClassNetwork, Err: err}
 	}
 	req.Header.Set("User-Agent", c.userAgent)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, classifyTransport(ctx, err)
+		return classifyTransport(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Drain a little so the connection can be reused; never keep the body:
 		// an error page may echo anything.
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		return nil, &Error{
+		return &Error{
 			Class:      classifyStatus(resp.StatusCode),
 			StatusCode: resp.StatusCode,
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		e := classifyTransport(ctx, err)
-		e.StatusCode = resp.StatusCode
-		return nil, e
-	}
-	if int64(len(body)) > limit {
-		return nil, &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
+	body := &readErrReader{r: http.MaxBytesReader(nil, resp.Body, limit)}
+	err = decode(body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(body.err, &tooLarge):
+		return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
 			Err: fmt.Errorf("body larger than the %d-byte cap", limit)}
+	case body.err != nil:
+		// The connection failed mid-body: the transport's class, not a
+		// bad answer.
+		e := classifyTransport(ctx, body.err)
+		e.StatusCode = resp.StatusCode
+		return e
+	default:
+		return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode, Err: err}
 	}
-	return body, nil
+}
+
+// readErrReader remembers the first read error but io.EOF, so a cut body
+// or one over the cap is told from bad JSON.
+type readErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func (c *Client) observe(endpoint Endpoint, err error, start time.Time) {

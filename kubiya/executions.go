@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -57,16 +56,15 @@ type Execution struct {
 func (c *Client) ListExecutions(ctx context.Context, jobID string, limit int) (*Executions, error) {
 	u := c.jobURL(jobID, "/executions")
 	u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "offset": {"0"}}.Encode()
-	body, start, err := c.fetch(ctx, EndpointExecutions, u, c.maxBodyBytes)
+	var execs *Executions
+	err := c.get(ctx, EndpointExecutions, u, c.maxBodyBytes, func(body []byte) (err error) {
+		execs, err = DecodeExecutions(body)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	execs, err := DecodeExecutions(body)
-	if err != nil {
-		err = &Error{Class: ClassBadResponse, StatusCode: http.StatusOK, Err: err}
-	}
-	c.observe(EndpointExecutions, err, start)
-	return execs, err
+	return execs, nil
 }
 
 // DecodeExecutions decodes an executions answer. Nulls, missing optional
