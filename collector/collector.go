@@ -4,7 +4,6 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -465,7 +464,7 @@ func (e *Exporter) request(ctx context.Context, key string, call func(context.Co
 		case e.sem <- struct{}{}:
 			defer func() { <-e.sem }()
 		case <-ctx.Done():
-			err := &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded waiting for a request slot")}
+			err := scrapeDeadline(" waiting for a request slot")
 			failed(err)
 			return nil, err
 		}

@@ -77,9 +77,10 @@ func TestSharedRequestOutlivesFirstDeadline(t *testing.T) {
 	}
 }
 
-// TestFlightEndsAtLatestDeadline: the shared request's context carries the
-// latest deadline of its waiters, and ends with DeadlineExceeded.
-func TestFlightEndsAtLatestDeadline(t *testing.T) {
+// TestFlightEndsWithLastWaiter: the shared request's context carries the
+// latest deadline of its waiters and ends when the last of them gives up,
+// not with the first; a scrape already past its deadline starts nothing.
+func TestFlightEndsWithLastWaiter(t *testing.T) {
 	var g flights
 	short, cancel1 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel1()
@@ -92,16 +93,20 @@ func TestFlightEndsAtLatestDeadline(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	ctx := <-started
-	_, _ = g.do(long, "k", func(context.Context) (any, error) { t.Error("second call not shared"); return nil, nil })
+	_, err := g.do(long, "k", func(context.Context) (any, error) { t.Error("second call not shared"); return nil, nil })
+	if kubiya.ClassOf(err) != kubiya.ClassTimeout {
+		t.Errorf("waiter past its deadline: %v, want a timeout", err)
+	}
 	if d, _ := ctx.Deadline(); !d.Equal(mustDeadline(long)) {
 		t.Errorf("deadline %v, want the later waiter's %v", d, mustDeadline(long))
 	}
 	<-ctx.Done()
-	if ctx.Err() != context.DeadlineExceeded {
-		t.Errorf("ended with %v, want DeadlineExceeded", ctx.Err())
-	}
 	if time.Until(mustDeadline(long)) > 20*time.Millisecond {
 		t.Error("the shared request ended before the later deadline")
+	}
+	_, err = g.do(long, "k2", func(context.Context) (any, error) { t.Error("a scrape past its deadline started a request"); return nil, nil })
+	if kubiya.ClassOf(err) != kubiya.ClassTimeout {
+		t.Errorf("scrape past its deadline: %v, want a timeout", err)
 	}
 }
 
