@@ -104,7 +104,10 @@ func TestFlightEndsWithLastWaiter(t *testing.T) {
 	if time.Until(mustDeadline(long)) > 20*time.Millisecond {
 		t.Error("the shared request ended before the later deadline")
 	}
-	_, err = g.do(long, "k2", func(context.Context) (any, error) { t.Error("a scrape past its deadline started a request"); return nil, nil })
+	_, err = g.do(long, "k2", func(context.Context) (any, error) {
+		t.Error("a scrape past its deadline started a request")
+		return nil, nil
+	})
 	if kubiya.ClassOf(err) != kubiya.ClassTimeout {
 		t.Errorf("scrape past its deadline: %v, want a timeout", err)
 	}
