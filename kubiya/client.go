@@ -35,20 +35,16 @@ type Observer interface {
 
 // Client reads jobs from the control plane. It is safe for concurrent use.
 type Client struct {
-	base         *url.URL
-	http         *http.Client
-	userAgent    string
-	maxBodyBytes int64
-	maxListBody  int64 // list.go; 0 means DefaultMaxListBodyBytes
-	observer     Observer
+	base *url.URL
+	http *http.Client
+	opts Options
 }
 
 // Options configure a Client; zero values take defaults.
 type Options struct {
 	UserAgent    string
 	MaxBodyBytes int64
-	// MaxListBodyBytes caps a list answer (ListJobs); 0 takes
-	// DefaultMaxListBodyBytes.
+	// MaxListBodyBytes caps a list answer (ListJobs).
 	MaxListBodyBytes int64
 	Observer         Observer
 }
@@ -69,24 +65,18 @@ func NewClient(baseURL string, httpClient *http.Client, opts Options) (*Client, 
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxListBodyBytes <= 0 {
+		opts.MaxListBodyBytes = DefaultMaxListBodyBytes
+	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "kubiya_exporter"
 	}
-	return &Client{base: u, http: httpClient, userAgent: opts.UserAgent, maxBodyBytes: opts.MaxBodyBytes,
-		maxListBody: opts.MaxListBodyBytes, observer: opts.Observer}, nil
+	return &Client{base: u, http: httpClient, opts: opts}, nil
 }
 
 // GetJob fetches one job by ID.
 func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
-	var job *Job
-	err := c.get(ctx, EndpointGetJob, c.jobURL(id, ""), c.maxBodyBytes, func(body []byte) (err error) {
-		job, err = DecodeJob(body)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return job, nil
+	return get(ctx, c, EndpointGetJob, c.jobURL(id, ""), c.opts.MaxBodyBytes, whole(DecodeJob))
 }
 
 // jobURL builds {base}/api/v1/jobs/{id}[/suffix] with id as one escaped path
@@ -118,84 +108,89 @@ func retryable(code int) bool {
 	return false
 }
 
-// get GETs u like stream and hands decode the whole body, read into memory.
-func (c *Client) get(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64, decode func([]byte) error) error {
-	return c.stream(ctx, endpoint, u, limit, func(r io.Reader) error {
-		body, err := io.ReadAll(r)
-		if err != nil {
-			return err
-		}
-		return decode(body)
-	})
-}
-
-// stream GETs u, retrying as above, and hands the 2xx body to decode as a
+// get GETs u, retrying as above, and decodes the 2xx body with decode as a
 // reader capped at limit bytes. A decode error is ClassBadResponse, and so
 // is a body over the cap; a read error keeps the transport's class
 // (timeout, network). The outcome of each attempt is observed once.
-func (c *Client) stream(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64, decode func(io.Reader) error) error {
+func get[T any](ctx context.Context, c *Client, endpoint Endpoint, u *url.URL, limit int64, decode func(io.Reader) (*T, error)) (*T, error) {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		err := c.once(ctx, u, limit, decode)
+		v, err := once(ctx, c, u, limit, decode)
 		c.observe(endpoint, err, start)
+		if err == nil {
+			return v, nil
+		}
 		var apiErr *Error
-		if err == nil || attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
-			return err
+		if attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
+			return nil, err
 		}
 		delay := retryDelay
 		if apiErr.RetryAfter > 0 {
 			delay = apiErr.RetryAfter
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*delay {
-			return err
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return nil, err
 		case <-time.After(delay):
 		}
 	}
 }
 
-func (c *Client) once(ctx context.Context, u *url.URL, limit int64, decode func(io.Reader) error) error {
+// whole adapts a decoder of a whole body (a job, a page of executions: a
+// few KiB) to get.
+func whole[T any](decode func([]byte) (*T, error)) func(io.Reader) (*T, error) {
+	return func(r io.Reader) (*T, error) {
+		body, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
+		}
+		return decode(body)
+	}
+}
+
+// once is one attempt of get.
+func once[T any](ctx context.Context, c *Client, u *url.URL, limit int64, decode func(io.Reader) (*T, error)) (*T, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return &Error{Class: ClassNetwork, Err: err}
+		return nil, &Error{Class: ClassNetwork, Err: err}
 	}
-	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return classifyTransport(ctx, err)
+		return nil, classifyTransport(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		// Drain a little so the connection can be reused; never keep the body:
 		// an error page may echo anything.
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		return &Error{
+		return nil, &Error{
 			Class:      classifyStatus(resp.StatusCode),
 			StatusCode: resp.StatusCode,
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
 	body := &readErrReader{r: http.MaxBytesReader(nil, resp.Body, limit)}
-	err = decode(body)
+	v, err := decode(body)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
-		return nil
+		return v, nil
 	case errors.As(body.err, &tooLarge):
-		return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
+		return nil, &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
 			Err: fmt.Errorf("body larger than the %d-byte cap", limit)}
 	case body.err != nil:
 		// The connection failed mid-body: the transport's class, not a
 		// bad answer.
 		e := classifyTransport(ctx, body.err)
 		e.StatusCode = resp.StatusCode
-		return e
+		return nil, e
 	default:
-		return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode, Err: err}
+		return nil, &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode, Err: err}
 	}
 }
 
@@ -215,8 +210,8 @@ func (r *readErrReader) Read(p []byte) (int, error) {
 }
 
 func (c *Client) observe(endpoint Endpoint, err error, start time.Time) {
-	if c.observer != nil {
-		c.observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
+	if c.opts.Observer != nil {
+		c.opts.Observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
 	}
 }
 

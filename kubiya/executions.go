@@ -56,15 +56,7 @@ type Execution struct {
 func (c *Client) ListExecutions(ctx context.Context, jobID string, limit int) (*Executions, error) {
 	u := c.jobURL(jobID, "/executions")
 	u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "offset": {"0"}}.Encode()
-	var execs *Executions
-	err := c.get(ctx, EndpointExecutions, u, c.maxBodyBytes, func(body []byte) (err error) {
-		execs, err = DecodeExecutions(body)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return execs, nil
+	return get(ctx, c, EndpointExecutions, u, c.opts.MaxBodyBytes, whole(DecodeExecutions))
 }
 
 // DecodeExecutions decodes an executions answer. Nulls, missing optional

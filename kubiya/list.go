@@ -51,23 +51,7 @@ type SkippedJob struct {
 // list with ClassBadResponse: the exporter cannot tell which jobs are
 // missing then.
 func (c *Client) ListJobs(ctx context.Context, f ListFilter) (*JobList, error) {
-	var list *JobList
-	err := c.stream(ctx, EndpointListJobs, c.listURL(f), c.maxListBodyBytes(), func(r io.Reader) error {
-		var err error
-		list, err = decodeJobList(r)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
-func (c *Client) maxListBodyBytes() int64 {
-	if c.maxListBody > 0 {
-		return c.maxListBody
-	}
-	return DefaultMaxListBodyBytes
+	return get(ctx, c, EndpointListJobs, c.listURL(f), c.opts.MaxListBodyBytes, decodeJobList)
 }
 
 func (c *Client) listURL(f ListFilter) *url.URL {
