@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -60,7 +61,11 @@ type Exporter struct {
 	flights    *flights
 	schedules  *scheduleCache
 	built      *jobCache
-	discovered *lastDiscovered
+	// discovered are the IDs discovery reported on the last successful
+	// list. When a list fails the exporter cannot know the current IDs, so
+	// it reports these as kubiya_job_up 0 rather than let every discovered
+	// series vanish silently.
+	discovered *atomic.Pointer[[]string]
 }
 
 // New returns an Exporter for the given jobs.
@@ -88,7 +93,7 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 		flights:    &flights{},
 		schedules:  newScheduleCache(),
 		built:      &jobCache{seed: maphash.MakeSeed(), m: make(map[string]*builtJob)},
-		discovered: &lastDiscovered{},
+		discovered: new(atomic.Pointer[[]string]),
 	}
 }
 
