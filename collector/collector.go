@@ -58,9 +58,9 @@ type Exporter struct {
 	list       *listMode   // nil: one GET per static job, no list
 	executions *executions // executions.go; nil: the executions collector is off
 
-	flights    *flights
-	schedules  *scheduleCache
-	built      *jobCache
+	flights   *flights
+	schedules *scheduleCache
+	built     *jobCache
 	// discovered are the IDs discovery reported on the last successful
 	// list. When a list fails the exporter cannot know the current IDs, so
 	// it reports these as kubiya_job_up 0 rather than let every discovered
