@@ -98,7 +98,9 @@ func run(args []string, getenv func(string) string) int {
 	var current atomic.Pointer[scrapeTarget]
 	safeConfig := config.NewSafeConfig(*configFile, getenv, registry)
 	ready := &readiness{config: safeConfig.Get}
-	reload := func() error {
+	// reload makes a new configuration current; on SIGHUP and POST /-/reload
+	// it also logs the outcome (a failed first load stops the exporter).
+	reload := func(logged bool) error {
 		_, err := safeConfig.Reload(func(cfg *config.Config) error {
 			prev := current.Load()
 			target, err := newScrapeTarget(cfg, logger, apiMetrics, shard, prev)
@@ -116,9 +118,15 @@ func run(args []string, getenv func(string) string) int {
 			return nil
 		})
 		ready.reloaded(err)
+		switch {
+		case logged && err != nil:
+			level.Error(logger).Log("msg", "error reloading config", "err", err)
+		case logged:
+			level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
+		}
 		return err
 	}
-	if err := reload(); err != nil {
+	if err := reload(false); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
 	}
@@ -135,12 +143,10 @@ func run(args []string, getenv func(string) string) int {
 			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reload(); err != nil {
-			level.Error(logger).Log("msg", "error reloading config", "err", err)
+		if err := reload(true); err != nil {
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return
 		}
-		level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
 		fmt.Fprintln(w, "Reloaded")
 	})
 	if *metricsPath != "/" {
@@ -170,11 +176,7 @@ func run(args []string, getenv func(string) string) int {
 	go func() {
 		for sig := range signals {
 			if sig == syscall.SIGHUP {
-				if err := reload(); err != nil {
-					level.Error(logger).Log("msg", "error reloading config", "err", err)
-				} else {
-					level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
-				}
+				_ = reload(true)
 				continue
 			}
 			shutdown(server, sig, *shutdownWait, logger)
@@ -267,11 +269,21 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 			return nil, err
 		}
 	}
+	d := cfg.Discovery
 	opts := collector.Options{
 		Jobs:           cfg.Jobs,
 		MaxConcurrency: cfg.ControlPlane.MaxConcurrency,
+		Discovery: collector.Discovery{
+			Enabled:           d.Enabled,
+			Filter:            kubiya.ListFilter{Enabled: d.JobEnabled, TriggerType: d.TriggerType},
+			NameInclude:       d.NameInclude.Compiled(),
+			NameExclude:       d.NameExclude.Compiled(),
+			EntityNameInclude: d.EntityNameInclude.Compiled(),
+			EntityNameExclude: d.EntityNameExclude.Compiled(),
+		},
+		StaticViaListAbove: d.StaticViaListAbove,
+		Shard:              shard,
 	}
-	opts.Discovery, opts.StaticViaListAbove, opts.Shard = discoveryOptions(cfg.Discovery), cfg.Discovery.StaticViaListAbove, shard
 	if limit, on := cfg.ExecutionsEnabled(); on {
 		opts.Executions, opts.ExecutionsLimit = t.client, limit
 	}
@@ -361,11 +373,7 @@ func (g gatherers) Gather() ([]*dto.MetricFamily, error) {
 // scrapeTimeout is Prometheus' scrape timeout less offset, capped by the
 // configured timeout.
 func scrapeTimeout(r *http.Request, configured, offset time.Duration) time.Duration {
-	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
-	if v == "" {
-		return configured
-	}
-	secs, err := strconv.ParseFloat(v, 64)
+	secs, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
 	if err != nil || secs <= 0 {
 		return configured
 	}
@@ -380,16 +388,4 @@ type promhttpLogger struct{ logger log.Logger }
 
 func (l *promhttpLogger) Println(v ...any) {
 	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
-}
-
-// discoveryOptions maps the discovery section to the collector's options.
-func discoveryOptions(d config.Discovery) collector.Discovery {
-	return collector.Discovery{
-		Enabled:           d.Enabled,
-		Filter:            kubiya.ListFilter{Enabled: d.JobEnabled, TriggerType: d.TriggerType},
-		NameInclude:       d.NameInclude.Compiled(),
-		NameExclude:       d.NameExclude.Compiled(),
-		EntityNameInclude: d.EntityNameInclude.Compiled(),
-		EntityNameExclude: d.EntityNameExclude.Compiled(),
-	}
 }
