@@ -39,6 +39,8 @@ func (f *flight) Deadline() (time.Time, bool) {
 	return time.Unix(0, ns), ns != math.MaxInt64
 }
 
+// scrapeDeadline is the error of a request its scrape stopped waiting for;
+// waiting says for what, when it was not the answer.
 func scrapeDeadline(waiting string) error {
 	return &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded" + waiting)}
 }
