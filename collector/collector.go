@@ -442,21 +442,17 @@ func (e *Exporter) fetchAll(ctx context.Context, ids []string, failures *failure
 	return results
 }
 
-// forEach calls f(0..n-1) from at most e.workers goroutines.
+// forEach calls f(0..n-1) from at most e.workers goroutines at a time.
 func (e *Exporter) forEach(n int, f func(i int)) {
-	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(e.workers, n) {
+	slots := make(chan struct{}, e.workers)
+	for i := range n {
+		slots <- struct{}{}
 		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
+			defer func() { <-slots }()
+			f(i)
 		})
 	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
 
