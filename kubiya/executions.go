@@ -1,7 +1,6 @@
 package kubiya
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,20 +63,13 @@ func (c *Client) ListExecutions(ctx context.Context, jobID string, limit int) (*
 // without an "executions" key, wrong types, bad timestamps and truncation
 // are errors. Error texts never quote a value from the body.
 func DecodeExecutions(body []byte) (*Executions, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, errors.New("empty body")
-	}
-	if body[0] != '{' {
-		return nil, notAnObject(body[0])
-	}
 	var raw struct {
 		JobID      string          `json:"job_id"`
 		TotalCount int64           `json:"total_count"`
 		Executions json.RawMessage `json:"executions"`
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, describeJSONError(err, len(body))
+	if err := decodeObject(body, &raw); err != nil {
+		return nil, err
 	}
 	if raw.Executions == nil {
 		// Some other JSON object (a proxy's, another endpoint's): not an
