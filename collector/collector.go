@@ -460,6 +460,12 @@ func (e *Exporter) forEach(n int, f func(i int)) {
 // joins the same request an overlapping scrape already made. failed logs
 // its failure once, however many scrapes share it.
 func (e *Exporter) request(ctx context.Context, key string, call func(context.Context) (any, error), failed func(error)) (any, error) {
+	if ctx.Err() != nil {
+		// The scrape is over: start no request that no one would wait for.
+		err := scrapeDeadline(" before the request was sent")
+		failed(err)
+		return nil, err
+	}
 	return e.flights.do(ctx, key, func(ctx context.Context) (any, error) {
 		select {
 		case e.sem <- struct{}{}:

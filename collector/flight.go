@@ -46,12 +46,8 @@ func scrapeDeadline(waiting string) error {
 }
 
 // do returns the result of fn for key, calling it unless a call for key is
-// in flight, and gives up when ctx ends. A scrape already past its
-// deadline starts nothing.
+// in flight, and gives up when ctx ends.
 func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	if ctx.Err() != nil {
-		return nil, scrapeDeadline("")
-	}
 	latest := int64(math.MaxInt64)
 	if d, ok := ctx.Deadline(); ok {
 		latest = d.UnixNano()
