@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/simulator"
 )
 
 // Accept headers of the formats /metrics serves.
@@ -282,5 +283,55 @@ func TestReloadKeepsClient(t *testing.T) {
 	other := build(parse("control_plane:\n  url: http://127.0.0.1:2\njobs: [job_a]\n"), same)
 	if other.client == same.client || other.httpClient == same.httpClient {
 		t.Error("a new control_plane.url kept the old client")
+	}
+}
+
+// TestScrapeAndRegistryNamesDisjoint: gatherers joins a scrape's families
+// and the registry's without merging, so no name may be in both (every
+// metric on: discovery, executions, a failed job, promhttp's handler metrics).
+func TestScrapeAndRegistryNamesDisjoint(t *testing.T) {
+	sim := simulator.New(simulator.Options{APIKey: "k", Jobs: simulator.GenerateJobs(5, 1)})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	cfg, err := config.Parse([]byte("control_plane:\n  url: "+srv.URL+"\njobs: [job_missing]\ndiscovery:\n  enabled: true\nexecutions:\n  enabled: true\n"),
+		func(k string) string {
+			if k == config.EnvAPIKey {
+				return "k"
+			}
+			return ""
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry := newRegistry()
+	target, err := newScrapeTarget(cfg, log.NewNopLogger(), collector.NewAPIMetrics(registry), collector.Shard{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[scrapeTarget]
+	current.Store(target)
+	serveScrape(t, metricsHandler(registry, &current, 0, 1, log.NewNopLogger()), "Accept", acceptText)
+	scraped, err := target.exporter.Scrape(t.Context()).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, mf := range scraped {
+		names[mf.GetName()] = true
+	}
+	if !names["kubiya_job_up"] || !names["kubiya_job_executions_up"] {
+		t.Fatalf("scrape lacks job or executions families: %v", names)
+	}
+	registered, err := registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range registered {
+		if names[mf.GetName()] {
+			t.Errorf("%s is both a scrape's and the registry's", mf.GetName())
+		}
+	}
+	if len(registered) < 10 {
+		t.Errorf("registry gathered %d families", len(registered))
 	}
 }

@@ -92,18 +92,15 @@ func run(args []string, getenv func(string) string) int {
 
 	level.Info(logger).Log("msg", "starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector(exporterName),
-	)
+	registry := newRegistry()
 	apiMetrics := collector.NewAPIMetrics(registry)
 
 	var current atomic.Pointer[scrapeTarget]
 	safeConfig := config.NewSafeConfig(*configFile, getenv, registry)
 	ready := &readiness{config: safeConfig.Get}
-	reload := func() error {
+	// reload makes a new configuration current; on SIGHUP and POST /-/reload
+	// it also logs the outcome (a failed first load stops the exporter).
+	reload := func(logged bool) error {
 		_, err := safeConfig.Reload(func(cfg *config.Config) error {
 			prev := current.Load()
 			target, err := newScrapeTarget(cfg, logger, apiMetrics, shard, prev)
@@ -121,9 +118,15 @@ func run(args []string, getenv func(string) string) int {
 			return nil
 		})
 		ready.reloaded(err)
+		switch {
+		case logged && err != nil:
+			level.Error(logger).Log("msg", "error reloading config", "err", err)
+		case logged:
+			level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
+		}
 		return err
 	}
-	if err := reload(); err != nil {
+	if err := reload(false); err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
 	}
@@ -140,12 +143,10 @@ func run(args []string, getenv func(string) string) int {
 			http.Error(w, "This endpoint requires a POST request.", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := reload(); err != nil {
-			level.Error(logger).Log("msg", "error reloading config", "err", err)
+		if err := reload(true); err != nil {
 			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
 			return
 		}
-		level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
 		fmt.Fprintln(w, "Reloaded")
 	})
 	if *metricsPath != "/" {
@@ -175,11 +176,7 @@ func run(args []string, getenv func(string) string) int {
 	go func() {
 		for sig := range signals {
 			if sig == syscall.SIGHUP {
-				if err := reload(); err != nil {
-					level.Error(logger).Log("msg", "error reloading config", "err", err)
-				} else {
-					level.Info(logger).Log("msg", "reloaded configuration", "file", *configFile)
-				}
+				_ = reload(true)
 				continue
 			}
 			shutdown(server, sig, *shutdownWait, logger)
@@ -272,11 +269,21 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 			return nil, err
 		}
 	}
+	d := cfg.Discovery
 	opts := collector.Options{
 		Jobs:           cfg.Jobs,
 		MaxConcurrency: cfg.ControlPlane.MaxConcurrency,
+		Discovery: collector.Discovery{
+			Enabled:           d.Enabled,
+			Filter:            kubiya.ListFilter{Enabled: d.JobEnabled, TriggerType: d.TriggerType},
+			NameInclude:       d.NameInclude.Compiled(),
+			NameExclude:       d.NameExclude.Compiled(),
+			EntityNameInclude: d.EntityNameInclude.Compiled(),
+			EntityNameExclude: d.EntityNameExclude.Compiled(),
+		},
+		StaticViaListAbove: d.StaticViaListAbove,
+		Shard:              shard,
 	}
-	opts.Discovery, opts.StaticViaListAbove, opts.Shard = discoveryOptions(cfg.Discovery), cfg.Discovery.StaticViaListAbove, shard
 	if limit, on := cfg.ExecutionsEnabled(); on {
 		opts.Executions, opts.ExecutionsLimit = t.client, limit
 	}
@@ -332,31 +339,32 @@ func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeT
 	return promhttp.InstrumentMetricHandler(global, gzip(handler))
 }
 
-// gatherers is prometheus.Gatherers for a scrape and the process'
-// registry, without checking again every series each has checked (at
-// 10,000 jobs, 190,000): their metric names differ by construction (the
-// scrape's are kubiya_up, kubiya_scrape_duration_seconds and kubiya_job_*;
-// the registry's kubiya_exporter_*, go_*, process_* and promhttp_*). Should
-// they ever share one, prometheus.Gatherers merges what was gathered.
+// newRegistry returns the process' registry: Go, process and build info.
+func newRegistry() *prometheus.Registry {
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName),
+	)
+	return registry
+}
+
+// gatherers joins what a scrape and the process' registry gathered, without
+// prometheus.Gatherers' second check of every series each has checked (at
+// 10,000 jobs, 190,000). Their metric names differ by construction, so
+// nothing is merged: the scrape's are kubiya_up, kubiya_scrape_duration_seconds
+// and kubiya_job_*; the registry's kubiya_exporter_*, go_*, process_* and
+// promhttp_* (TestScrapeAndRegistryNamesDisjoint).
 type gatherers []prometheus.Gatherer
 
 func (g gatherers) Gather() ([]*dto.MetricFamily, error) {
 	var all []*dto.MetricFamily
 	var errs []error
-	names := make(map[string]bool)
-	clash := false
 	for _, gatherer := range g {
 		mfs, err := gatherer.Gather()
-		errs = append(errs, err)
-		for _, mf := range mfs {
-			clash = clash || names[mf.GetName()]
-			names[mf.GetName()] = true
-		}
 		all = append(all, mfs...)
-	}
-	if clash {
-		mfs, err := prometheus.Gatherers{prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return all, nil })}.Gather()
-		return mfs, errors.Join(append(errs, err)...)
+		errs = append(errs, err)
 	}
 	slices.SortFunc(all, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 	return all, errors.Join(errs...)
@@ -365,11 +373,7 @@ func (g gatherers) Gather() ([]*dto.MetricFamily, error) {
 // scrapeTimeout is Prometheus' scrape timeout less offset, capped by the
 // configured timeout.
 func scrapeTimeout(r *http.Request, configured, offset time.Duration) time.Duration {
-	v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds")
-	if v == "" {
-		return configured
-	}
-	secs, err := strconv.ParseFloat(v, 64)
+	secs, err := strconv.ParseFloat(r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"), 64)
 	if err != nil || secs <= 0 {
 		return configured
 	}
@@ -384,16 +388,4 @@ type promhttpLogger struct{ logger log.Logger }
 
 func (l *promhttpLogger) Println(v ...any) {
 	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
-}
-
-// discoveryOptions maps the discovery section to the collector's options.
-func discoveryOptions(d config.Discovery) collector.Discovery {
-	return collector.Discovery{
-		Enabled:           d.Enabled,
-		Filter:            kubiya.ListFilter{Enabled: d.JobEnabled, TriggerType: d.TriggerType},
-		NameInclude:       d.NameInclude.Compiled(),
-		NameExclude:       d.NameExclude.Compiled(),
-		EntityNameInclude: d.EntityNameInclude.Compiled(),
-		EntityNameExclude: d.EntityNameExclude.Compiled(),
-	}
 }

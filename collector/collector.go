@@ -4,11 +4,11 @@ package collector
 
 import (
 	"context"
-	"errors"
 	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-kit/log"
@@ -58,10 +58,14 @@ type Exporter struct {
 	list       *listMode   // nil: one GET per static job, no list
 	executions *executions // executions.go; nil: the executions collector is off
 
-	flights    *flights
-	schedules  *scheduleCache
-	built      *jobCache
-	discovered *lastDiscovered
+	flights   *flights
+	schedules *scheduleCache
+	built     *jobCache
+	// discovered are the IDs discovery reported on the last successful
+	// list. When a list fails the exporter cannot know the current IDs, so
+	// it reports these as kubiya_job_up 0 rather than let every discovered
+	// series vanish silently.
+	discovered *atomic.Pointer[[]string]
 }
 
 // New returns an Exporter for the given jobs.
@@ -89,7 +93,7 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 		flights:    &flights{},
 		schedules:  newScheduleCache(),
 		built:      &jobCache{seed: maphash.MakeSeed(), m: make(map[string]*builtJob)},
-		discovered: &lastDiscovered{},
+		discovered: new(atomic.Pointer[[]string]),
 	}
 }
 
@@ -438,21 +442,17 @@ func (e *Exporter) fetchAll(ctx context.Context, ids []string, failures *failure
 	return results
 }
 
-// forEach calls f(0..n-1) from at most e.workers goroutines.
+// forEach calls f(0..n-1) from at most e.workers goroutines at a time.
 func (e *Exporter) forEach(n int, f func(i int)) {
-	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(e.workers, n) {
+	slots := make(chan struct{}, e.workers)
+	for i := range n {
+		slots <- struct{}{}
 		wg.Go(func() {
-			for i := range next {
-				f(i)
-			}
+			defer func() { <-slots }()
+			f(i)
 		})
 	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }
 
@@ -460,12 +460,18 @@ func (e *Exporter) forEach(n int, f func(i int)) {
 // joins the same request an overlapping scrape already made. failed logs
 // its failure once, however many scrapes share it.
 func (e *Exporter) request(ctx context.Context, key string, call func(context.Context) (any, error), failed func(error)) (any, error) {
+	if ctx.Err() != nil {
+		// The scrape is over: start no request that no one would wait for.
+		err := scrapeDeadline(" before the request was sent")
+		failed(err)
+		return nil, err
+	}
 	return e.flights.do(ctx, key, func(ctx context.Context) (any, error) {
 		select {
 		case e.sem <- struct{}{}:
 			defer func() { <-e.sem }()
 		case <-ctx.Done():
-			err := &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded waiting for a request slot")}
+			err := scrapeDeadline(" waiting for a request slot")
 			failed(err)
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"strconv"
-	"sync"
 
 	"github.com/go-kit/log/level"
 
@@ -67,15 +66,6 @@ type listMode struct {
 
 }
 
-// lastDiscovered are the IDs discovery reported on the last successful
-// list. When a list fails the exporter cannot know the current IDs, so it
-// reports these as kubiya_job_up 0 rather than let every discovered series
-// vanish silently. A reload keeps them while the API client is the same.
-type lastDiscovered struct {
-	mu  sync.Mutex
-	ids []string
-}
-
 // newListMode returns nil when neither discovery nor static-via-list needs
 // the list endpoint. static are the static IDs of this shard.
 func newListMode(api JobGetter, opts Options, static []string) *listMode {
@@ -128,35 +118,43 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 	// or listed twice by the API, gives one set of series.
 	seen := make(map[string]struct{}, len(e.jobs))
 	var discovered []string
+	// pick files a listed job under its static ID, or reports it when
+	// discovery selects it. j is nil for an element that did not decode
+	// (r is then its failure): only its ID can be matched.
+	pick := func(id string, j *kubiya.Job, r result) {
+		if i, ok := lm.staticIndex[id]; ok {
+			if static[i].job == nil && static[i].err == nil {
+				static[i] = r
+			}
+			return
+		}
+		if _, dup := seen[id]; dup || !lm.discovery.Enabled || !e.shard.Owns(id) || j != nil && !lm.discovery.Matches(j) {
+			return
+		}
+		seen[id] = struct{}{}
+		discovered = append(discovered, id)
+		results = append(results, r)
+	}
 	if listErr == nil {
 		for _, j := range list.Jobs {
-			if i, ok := lm.staticIndex[j.ID]; ok {
-				if static[i].job == nil && static[i].err == nil {
-					static[i] = result{id: j.ID, job: j}
-				}
-				continue
-			}
-			if !lm.discovery.Enabled || !e.shard.Owns(j.ID) || !lm.discovery.Matches(j) {
-				continue
-			}
-			if _, dup := seen[j.ID]; dup {
-				continue
-			}
-			seen[j.ID] = struct{}{}
-			discovered = append(discovered, j.ID)
-			results = append(results, result{id: j.ID, job: j})
+			pick(j.ID, j, result{id: j.ID, job: j})
 		}
-		e.reportSkipped(list.Skipped, static, seen, &discovered, &results)
+		for _, s := range list.Skipped {
+			if s.ID != "" {
+				pick(s.ID, nil, result{id: s.ID, err: &kubiya.Error{Class: kubiya.ClassBadResponse, Err: s.Err}})
+			}
+		}
+		if len(list.Skipped) > 0 {
+			first := list.Skipped[0]
+			level.Warn(e.logger).Log("msg", "job list elements that are not valid jobs were skipped",
+				"count", len(list.Skipped), "first_index", first.Index, "first_job_id", labelValue(first.ID),
+				"class", kubiya.ClassBadResponse, "err", logErr(first.Err))
+		}
 		if lm.discovery.Enabled {
-			e.discovered.mu.Lock()
-			e.discovered.ids = discovered
-			e.discovered.mu.Unlock()
+			e.discovered.Store(&discovered)
 		}
-	} else if lm.discovery.Enabled {
-		e.discovered.mu.Lock()
-		known := e.discovered.ids
-		e.discovered.mu.Unlock()
-		for _, id := range known {
+	} else if known := e.discovered.Load(); known != nil && lm.discovery.Enabled {
+		for _, id := range *known {
 			if _, isStatic := lm.staticIndex[id]; !isStatic {
 				seen[id] = struct{}{}
 				results = append(results, result{id: id, err: listErr})
@@ -187,38 +185,6 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 		e.schedules.retain(seen)
 	}
 	return results, answered(listErr)
-}
-
-// reportSkipped turns list elements that did not decode into
-// kubiya_job_up 0 (class bad_response) when their ID could be read and the
-// job is one this exporter reports, and logs them in one line.
-func (e *Exporter) reportSkipped(skipped []kubiya.SkippedJob, static []result, seen map[string]struct{}, discovered *[]string, results *[]result) {
-	if len(skipped) == 0 {
-		return
-	}
-	lm := e.list
-	for _, s := range skipped {
-		if s.ID == "" {
-			continue
-		}
-		err := &kubiya.Error{Class: kubiya.ClassBadResponse, Err: s.Err}
-		if i, ok := lm.staticIndex[s.ID]; ok {
-			if static[i].job == nil && static[i].err == nil {
-				static[i] = result{id: s.ID, err: err}
-			}
-			continue
-		}
-		if _, dup := seen[s.ID]; dup || !lm.discovery.Enabled || !e.shard.Owns(s.ID) {
-			continue
-		}
-		seen[s.ID] = struct{}{}
-		*discovered = append(*discovered, s.ID)
-		*results = append(*results, result{id: s.ID, err: err})
-	}
-	first := skipped[0]
-	level.Warn(e.logger).Log("msg", "job list elements that are not valid jobs were skipped",
-		"count", len(skipped), "first_index", first.Index, "first_job_id", labelValue(first.ID),
-		"class", kubiya.ClassBadResponse, "err", logErr(first.Err))
 }
 
 // listShared makes the list request, or joins one an overlapping scrape

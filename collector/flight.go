@@ -3,7 +3,9 @@ package collector
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubiya/kubiya_exporter/kubiya"
@@ -11,124 +13,91 @@ import (
 
 // flights shares one API request among the overlapping scrapes that need
 // it (two Prometheus replicas cost one request). A shared request does not
-// belong to the scrape that started it: it is not cancelled with that
-// scrape's client connection, and it runs until the latest deadline of
-// the scrapes waiting for it, so a scrape that joins late with a longer
-// deadline is not cut short by an earlier one's.
+// belong to the scrape that started it: it keeps that scrape's context
+// values but not its cancellation, and is cancelled only when every scrape
+// waiting for it has given up, so a scrape that joins late with a longer
+// deadline is not cut short by an earlier one's. Its deadline is the latest
+// of theirs: the client's retries wait only when that leaves time.
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
 }
 
+// flight is one shared request, and its context.
 type flight struct {
-	ctx  *flightCtx
-	done chan struct{}
-	val  any
-	err  error
+	context.Context
+	cancel  context.CancelFunc
+	latest  atomic.Int64 // the waiters' latest deadline in Unix ns; math.MaxInt64: one has none
+	waiters int          // guarded by flights.mu
+	done    chan struct{}
+	val     any
+	err     error
 }
 
-var errScrapeDeadline = errors.New("scrape deadline exceeded")
+func (f *flight) Deadline() (time.Time, bool) {
+	ns := f.latest.Load()
+	return time.Unix(0, ns), ns != math.MaxInt64
+}
+
+// scrapeDeadline is the error of a request its scrape stopped waiting for;
+// waiting says for what, when it was not the answer.
+func scrapeDeadline(waiting string) error {
+	return &kubiya.Error{Class: kubiya.ClassTimeout, Err: errors.New("scrape deadline exceeded" + waiting)}
+}
 
 // do returns the result of fn for key, calling it unless a call for key is
 // in flight, and gives up when ctx ends.
 func (g *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	latest := int64(math.MaxInt64)
+	if d, ok := ctx.Deadline(); ok {
+		latest = d.UnixNano()
+	}
 	g.mu.Lock()
 	f := g.m[key]
 	if f == nil {
-		f = &flight{ctx: &flightCtx{Context: context.WithoutCancel(ctx), done: make(chan struct{})}, done: make(chan struct{})}
+		f = &flight{done: make(chan struct{})}
+		f.Context, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		f.latest.Store(latest)
 		if g.m == nil {
 			g.m = make(map[string]*flight)
 		}
 		g.m[key] = f
 		go func() {
-			f.val, f.err = fn(f.ctx)
+			f.val, f.err = fn(f)
 			g.mu.Lock()
-			delete(g.m, key)
+			g.forget(key, f)
 			g.mu.Unlock()
-			f.ctx.end(context.Canceled)
 			close(f.done)
 		}()
 	}
-	f.ctx.extend(ctx)
+	f.waiters++
+	if latest > f.latest.Load() {
+		f.latest.Store(latest)
+	}
 	g.mu.Unlock()
+	leave := func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if f.waiters--; f.waiters == 0 {
+			g.forget(key, f) // a scrape coming now starts afresh
+		}
+	}
+	stop := context.AfterFunc(ctx, leave)
 	select {
 	case <-f.done:
+		if stop() {
+			leave()
+		}
 		return f.val, f.err
 	case <-ctx.Done():
-		return nil, &kubiya.Error{Class: kubiya.ClassTimeout, Err: errScrapeDeadline}
+		return nil, scrapeDeadline("")
 	}
 }
 
-// flightCtx is the context of a shared request: the values of the scrape
-// that started it, and a deadline that each joining scrape can push back.
-type flightCtx struct {
-	context.Context
-	done chan struct{}
-
-	mu        sync.Mutex
-	deadline  time.Time // zero: none
-	unbounded bool      // a waiter has no deadline
-	timer     *time.Timer
-	err       error
-}
-
-// extend makes the deadline at least ctx's.
-func (c *flightCtx) extend(ctx context.Context) {
-	d, ok := ctx.Deadline()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.err != nil || c.unbounded || ok && !d.After(c.deadline):
-	case !ok:
-		c.unbounded, c.deadline = true, time.Time{}
-		if c.timer != nil {
-			c.timer.Stop()
-		}
-	case c.timer == nil:
-		c.deadline = d
-		c.timer = time.AfterFunc(time.Until(d), c.expire)
-	default:
-		c.deadline = d
-		c.timer.Reset(time.Until(d))
+// forget cancels f and removes it from g unless a newer flight took its key.
+func (g *flights) forget(key string, f *flight) {
+	f.cancel()
+	if g.m[key] == f {
+		delete(g.m, key)
 	}
-}
-
-// expire ends c if its deadline passed; a timer that fired while a
-// waiter pushed the deadline back has been reset and fires again.
-func (c *flightCtx) expire() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.unbounded && !time.Now().Before(c.deadline) {
-		c.endLocked(context.DeadlineExceeded)
-	}
-}
-
-func (c *flightCtx) end(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.endLocked(err)
-}
-
-func (c *flightCtx) endLocked(err error) {
-	if c.err == nil {
-		c.err = err
-		close(c.done)
-		if c.timer != nil {
-			c.timer.Stop()
-		}
-	}
-}
-
-func (c *flightCtx) Deadline() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.deadline, !c.deadline.IsZero()
-}
-
-func (c *flightCtx) Done() <-chan struct{} { return c.done }
-
-func (c *flightCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
 }

@@ -77,9 +77,10 @@ func TestSharedRequestOutlivesFirstDeadline(t *testing.T) {
 	}
 }
 
-// TestFlightEndsAtLatestDeadline: the shared request's context carries the
-// latest deadline of its waiters, and ends with DeadlineExceeded.
-func TestFlightEndsAtLatestDeadline(t *testing.T) {
+// TestFlightEndsWithLastWaiter: the shared request's context carries the
+// latest deadline of its waiters and ends when the last of them gives up,
+// not with the first.
+func TestFlightEndsWithLastWaiter(t *testing.T) {
 	var g flights
 	short, cancel1 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel1()
@@ -92,16 +93,43 @@ func TestFlightEndsAtLatestDeadline(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	ctx := <-started
-	_, _ = g.do(long, "k", func(context.Context) (any, error) { t.Error("second call not shared"); return nil, nil })
+	_, err := g.do(long, "k", func(context.Context) (any, error) { t.Error("second call not shared"); return nil, nil })
+	if kubiya.ClassOf(err) != kubiya.ClassTimeout {
+		t.Errorf("waiter past its deadline: %v, want a timeout", err)
+	}
 	if d, _ := ctx.Deadline(); !d.Equal(mustDeadline(long)) {
 		t.Errorf("deadline %v, want the later waiter's %v", d, mustDeadline(long))
 	}
 	<-ctx.Done()
-	if ctx.Err() != context.DeadlineExceeded {
-		t.Errorf("ended with %v, want DeadlineExceeded", ctx.Err())
-	}
 	if time.Until(mustDeadline(long)) > 20*time.Millisecond {
 		t.Error("the shared request ended before the later deadline")
+	}
+}
+
+// TestScrapePastDeadlineStartsNothing: a scrape whose deadline has passed
+// sends no request; its jobs are down, with one timeout log line.
+func TestScrapePastDeadlineStartsNothing(t *testing.T) {
+	api := &fakeAPI{t: t}
+	logs := &lineLogger{}
+	ids := []string{cronJob, webhookJob, disabledJob, neverRanJob, brokenJob, missingJob}
+	e, _ := newTestExporter(t, api, ids, 2, logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := gatherText(t, e.Scrape(ctx))
+	if n := api.requests.Load(); n != 0 {
+		t.Errorf("API requests = %d, want 0", n)
+	}
+	down := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "kubiya_job_up{") && strings.HasSuffix(line, "} 0") {
+			down++
+		}
+	}
+	if down != len(ids) {
+		t.Errorf("%d jobs down, want all %d:\n%s", down, len(ids), out)
+	}
+	if lines := logs.Lines(); len(lines) != 1 || !strings.Contains(lines[0], "class=timeout") || !strings.Contains(lines[0], "jobs=6") {
+		t.Errorf("want one timeout line for the 6 jobs, got %q", lines)
 	}
 }
 

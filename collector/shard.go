@@ -1,5 +1,7 @@
 package collector
 
+import "hash/fnv"
+
 // Sharding, as kube-state-metrics does it: replica k of N reports exactly
 // the jobs whose ID hashes to k. The hash is FNV-1a 64 of the job ID's
 // bytes, modulo N. It depends only on the ID (not on the order, the count
@@ -8,23 +10,15 @@ package collector
 // together report every job exactly once. Changing N moves about
 // (N-1)/N of the jobs, like any modulo scheme.
 
-const (
-	fnvOffset64 = 14695981039346656037
-	fnvPrime64  = 1099511628211
-)
-
 // ShardOf returns the shard (0 <= shard < total) that owns job id. total
 // below 2 means no sharding: every job is on shard 0.
 func ShardOf(id string, total int) int {
 	if total < 2 {
 		return 0
 	}
-	h := uint64(fnvOffset64)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= fnvPrime64
-	}
-	return int(h % uint64(total))
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return int(h.Sum64() % uint64(total))
 }
 
 // Shard says which part of the jobs this exporter reports.

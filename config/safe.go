@@ -2,6 +2,7 @@ package config
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,8 +12,7 @@ import (
 // that loaded and validated: a bad reload leaves the old one serving.
 type SafeConfig struct {
 	reloadMu sync.Mutex // one reload at a time, so accept and the swap pair up
-	mu       sync.RWMutex
-	c        *Config
+	c        atomic.Pointer[Config]
 	path     string
 	getenv   func(string) string
 
@@ -56,17 +56,11 @@ func (sc *SafeConfig) Reload(accept func(*Config) error) (*Config, error) {
 		sc.reloadSuccess.Set(0)
 		return nil, err
 	}
-	sc.mu.Lock()
-	sc.c = cfg
-	sc.mu.Unlock()
+	sc.c.Store(cfg)
 	sc.reloadSuccess.Set(1)
 	sc.reloadTimestamp.Set(float64(time.Now().UnixNano()) / 1e9)
 	return cfg, nil
 }
 
 // Get returns the current configuration; nil before the first good load.
-func (sc *SafeConfig) Get() *Config {
-	sc.mu.RLock()
-	defer sc.mu.RUnlock()
-	return sc.c
-}
+func (sc *SafeConfig) Get() *Config { return sc.c.Load() }

@@ -35,20 +35,16 @@ type Observer interface {
 
 // Client reads jobs from the control plane. It is safe for concurrent use.
 type Client struct {
-	base         *url.URL
-	http         *http.Client
-	userAgent    string
-	maxBodyBytes int64
-	maxListBody  int64 // list.go; 0 means DefaultMaxListBodyBytes
-	observer     Observer
+	base *url.URL
+	http *http.Client
+	opts Options
 }
 
 // Options configure a Client; zero values take defaults.
 type Options struct {
 	UserAgent    string
 	MaxBodyBytes int64
-	// MaxListBodyBytes caps a list answer (ListJobs); 0 takes
-	// DefaultMaxListBodyBytes.
+	// MaxListBodyBytes caps a list answer (ListJobs).
 	MaxListBodyBytes int64
 	Observer         Observer
 }
@@ -69,25 +65,18 @@ func NewClient(baseURL string, httpClient *http.Client, opts Options) (*Client, 
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.MaxListBodyBytes <= 0 {
+		opts.MaxListBodyBytes = DefaultMaxListBodyBytes
+	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "kubiya_exporter"
 	}
-	return &Client{base: u, http: httpClient, userAgent: opts.UserAgent, maxBodyBytes: opts.MaxBodyBytes,
-		maxListBody: opts.MaxListBodyBytes, observer: opts.Observer}, nil
+	return &Client{base: u, http: httpClient, opts: opts}, nil
 }
 
 // GetJob fetches one job by ID.
 func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
-	body, start, err := c.fetch(ctx, EndpointGetJob, c.jobURL(id, ""), c.maxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	job, err := DecodeJob(body)
-	if err != nil {
-		err = &Error{Class: ClassBadResponse, StatusCode: http.StatusOK, Err: err}
-	}
-	c.observe(EndpointGetJob, err, start)
-	return job, err
+	return get(ctx, c, EndpointGetJob, c.jobURL(id, ""), c.opts.MaxBodyBytes, whole(DecodeJob))
 }
 
 // jobURL builds {base}/api/v1/jobs/{id}[/suffix] with id as one escaped path
@@ -119,43 +108,56 @@ func retryable(code int) bool {
 	return false
 }
 
-// fetch GETs u and returns the body of a 2xx answer and when its attempt
-// started; the caller reports that attempt's outcome once it has decoded the
-// body. Failed attempts are reported here.
-func (c *Client) fetch(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64) ([]byte, time.Time, error) {
+// get GETs u, retrying as above, and decodes the 2xx body with decode as a
+// reader capped at limit bytes. A decode error is ClassBadResponse, and so
+// is a body over the cap; a read error keeps the transport's class
+// (timeout, network). The outcome of each attempt is observed once.
+func get[T any](ctx context.Context, c *Client, endpoint Endpoint, u *url.URL, limit int64, decode func(io.Reader) (*T, error)) (*T, error) {
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		body, err := c.once(ctx, u, limit)
-		if err == nil {
-			return body, start, nil
-		}
+		v, err := once(ctx, c, u, limit, decode)
 		c.observe(endpoint, err, start)
+		if err == nil {
+			return v, nil
+		}
 		var apiErr *Error
 		if attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
-			return nil, start, err
+			return nil, err
 		}
 		delay := retryDelay
 		if apiErr.RetryAfter > 0 {
 			delay = apiErr.RetryAfter
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*delay {
-			return nil, start, err
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, start, err
+			return nil, err
 		case <-time.After(delay):
 		}
 	}
 }
 
-// once performs one GET and reads at most limit bytes of a 2xx body.
-func (c *Client) once(ctx context.Context, u *url.URL, limit int64) ([]byte, error) {
+// whole adapts a decoder of a whole body (a job, a page of executions: a
+// few KiB) to get.
+func whole[T any](decode func([]byte) (*T, error)) func(io.Reader) (*T, error) {
+	return func(r io.Reader) (*T, error) {
+		body, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
+		}
+		return decode(body)
+	}
+}
+
+// once is one attempt of get.
+func once[T any](ctx context.Context, c *Client, u *url.URL, limit int64, decode func(io.Reader) (*T, error)) (*T, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &Error{Class: ClassNetwork, Err: err}
 	}
-	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("User-Agent", c.opts.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -172,22 +174,44 @@ func (c *Client) once(ctx context.Context, u *url.URL, limit int64) ([]byte, err
 			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		e := classifyTransport(ctx, err)
-		e.StatusCode = resp.StatusCode
-		return nil, e
-	}
-	if int64(len(body)) > limit {
+	body := &readErrReader{r: http.MaxBytesReader(nil, resp.Body, limit)}
+	v, err := decode(body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return v, nil
+	case errors.As(body.err, &tooLarge):
 		return nil, &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
 			Err: fmt.Errorf("body larger than the %d-byte cap", limit)}
+	case body.err != nil:
+		// The connection failed mid-body: the transport's class, not a
+		// bad answer.
+		e := classifyTransport(ctx, body.err)
+		e.StatusCode = resp.StatusCode
+		return nil, e
+	default:
+		return nil, &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode, Err: err}
 	}
-	return body, nil
+}
+
+// readErrReader remembers the first read error but io.EOF, so a cut body
+// or one over the cap is told from bad JSON.
+type readErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 func (c *Client) observe(endpoint Endpoint, err error, start time.Time) {
-	if c.observer != nil {
-		c.observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
+	if c.opts.Observer != nil {
+		c.opts.Observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
 	}
 }
 

@@ -48,16 +48,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	switch {
-	case e.StatusCode != 0 && e.Err != nil:
-		return fmt.Sprintf("%s (HTTP %d): %v", e.Class, e.StatusCode, e.Err)
-	case e.StatusCode != 0:
-		return fmt.Sprintf("%s (HTTP %d)", e.Class, e.StatusCode)
-	case e.Err != nil:
-		return fmt.Sprintf("%s: %v", e.Class, e.Err)
-	default:
-		return string(e.Class)
+	s := string(e.Class)
+	if e.StatusCode != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.StatusCode)
 	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
 func (e *Error) Unwrap() error { return e.Err }

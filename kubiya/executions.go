@@ -1,12 +1,10 @@
 package kubiya
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -57,16 +55,7 @@ type Execution struct {
 func (c *Client) ListExecutions(ctx context.Context, jobID string, limit int) (*Executions, error) {
 	u := c.jobURL(jobID, "/executions")
 	u.RawQuery = url.Values{"limit": {strconv.Itoa(limit)}, "offset": {"0"}}.Encode()
-	body, start, err := c.fetch(ctx, EndpointExecutions, u, c.maxBodyBytes)
-	if err != nil {
-		return nil, err
-	}
-	execs, err := DecodeExecutions(body)
-	if err != nil {
-		err = &Error{Class: ClassBadResponse, StatusCode: http.StatusOK, Err: err}
-	}
-	c.observe(EndpointExecutions, err, start)
-	return execs, err
+	return get(ctx, c, EndpointExecutions, u, c.opts.MaxBodyBytes, whole(DecodeExecutions))
 }
 
 // DecodeExecutions decodes an executions answer. Nulls, missing optional
@@ -74,20 +63,13 @@ func (c *Client) ListExecutions(ctx context.Context, jobID string, limit int) (*
 // without an "executions" key, wrong types, bad timestamps and truncation
 // are errors. Error texts never quote a value from the body.
 func DecodeExecutions(body []byte) (*Executions, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, errors.New("empty body")
-	}
-	if body[0] != '{' {
-		return nil, notAnObject(body[0])
-	}
 	var raw struct {
 		JobID      string          `json:"job_id"`
 		TotalCount int64           `json:"total_count"`
 		Executions json.RawMessage `json:"executions"`
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, describeJSONError(err, len(body))
+	if err := decodeObject(body, &raw); err != nil {
+		return nil, err
 	}
 	if raw.Executions == nil {
 		// Some other JSON object (a proxy's, another endpoint's): not an

@@ -49,21 +49,29 @@ var errNotAJob = errors.New("not a job: no id")
 // unknown fields are accepted; wrong types, truncation and anything that is
 // not a JSON object with an id are errors.
 func DecodeJob(body []byte) (*Job, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil, errors.New("empty body")
-	}
-	if body[0] != '{' {
-		return nil, notAnObject(body[0])
-	}
 	var j Job
-	if err := json.Unmarshal(body, &j); err != nil {
-		return nil, describeJSONError(err, len(body))
+	if err := decodeObject(body, &j); err != nil {
+		return nil, err
 	}
 	if j.ID == "" {
 		return nil, errNotAJob
 	}
 	return &j, nil
+}
+
+// decodeObject decodes body, which must be one JSON object, into v.
+func decodeObject(body []byte, v any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return errors.New("empty body")
+	}
+	if body[0] != '{' {
+		return notAnObject(body[0])
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return describeJSONError(err, len(body))
+	}
+	return nil
 }
 
 // notAnObject names what a body that should be a JSON object looks like

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 )
 
 // DefaultMaxListBodyBytes caps a list response. The list has no pagination,
@@ -53,23 +51,7 @@ type SkippedJob struct {
 // list with ClassBadResponse: the exporter cannot tell which jobs are
 // missing then.
 func (c *Client) ListJobs(ctx context.Context, f ListFilter) (*JobList, error) {
-	var list *JobList
-	err := c.stream(ctx, EndpointListJobs, c.listURL(f), c.maxListBodyBytes(), func(r io.Reader) error {
-		var err error
-		list, err = decodeJobList(r)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
-func (c *Client) maxListBodyBytes() int64 {
-	if c.maxListBody > 0 {
-		return c.maxListBody
-	}
-	return DefaultMaxListBodyBytes
+	return get(ctx, c, EndpointListJobs, c.listURL(f), c.opts.MaxListBodyBytes, decodeJobList)
 }
 
 func (c *Client) listURL(f ListFilter) *url.URL {
@@ -85,114 +67,6 @@ func (c *Client) listURL(f ListFilter) *url.URL {
 	}
 	u.RawQuery = q.Encode()
 	return &u
-}
-
-// stream GETs u like fetch (same retries, same classes) but hands the 2xx
-// body to decode as a reader capped at limit bytes instead of buffering it.
-// A decode error is ClassBadResponse; a read error keeps the transport's
-// class (timeout, network). The outcome of each attempt is observed once.
-func (c *Client) stream(ctx context.Context, endpoint Endpoint, u *url.URL, limit int64, decode func(io.Reader) error) error {
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		err := c.streamOnce(ctx, u, limit, decode)
-		c.observe(endpoint, err, start)
-		if err == nil {
-			return nil
-		}
-		var apiErr *Error
-		if attempt >= maxAttempts || !errors.As(err, &apiErr) || !retryable(apiErr.StatusCode) {
-			return err
-		}
-		delay := retryDelay
-		if apiErr.RetryAfter > 0 {
-			delay = apiErr.RetryAfter
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*delay {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-	}
-}
-
-func (c *Client) streamOnce(ctx context.Context, u *url.URL, limit int64, decode func(io.Reader) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return &Error{Class: ClassNetwork, Err: err}
-	}
-	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return classifyTransport(ctx, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		return &Error{
-			Class:      classifyStatus(resp.StatusCode),
-			StatusCode: resp.StatusCode,
-			RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
-		}
-	}
-	body := &capReader{r: resp.Body, left: limit}
-	if err := decode(body); err != nil {
-		switch {
-		case body.readErr != nil && !errors.Is(body.readErr, errBodyCap):
-			// The connection failed mid-body: that is the transport's
-			// class, not a bad answer.
-			e := classifyTransport(ctx, body.readErr)
-			e.StatusCode = resp.StatusCode
-			return e
-		case errors.Is(body.readErr, errBodyCap):
-			return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode,
-				Err: fmt.Errorf("body larger than the %d-byte cap", limit)}
-		default:
-			return &Error{Class: ClassBadResponse, StatusCode: resp.StatusCode, Err: err}
-		}
-	}
-	return nil
-}
-
-var errBodyCap = errors.New("body cap reached")
-
-// capReader reads at most left bytes and fails past them, remembering the
-// first read error so the caller can tell a cut body from bad JSON.
-type capReader struct {
-	r       io.Reader
-	left    int64
-	readErr error
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.readErr != nil {
-		return 0, c.readErr
-	}
-	if c.left <= 0 {
-		// Probe one byte: a body of exactly the cap is fine.
-		var one [1]byte
-		n, err := c.r.Read(one[:])
-		if n > 0 {
-			c.readErr = errBodyCap
-			return 0, c.readErr
-		}
-		if err != nil && err != io.EOF {
-			c.readErr = err
-		}
-		return 0, err
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	if err != nil && err != io.EOF {
-		c.readErr = err
-	}
-	return n, err
 }
 
 // decodeJobList reads a bare JSON array of JobResponse element by element,
@@ -258,7 +132,7 @@ func listSyntaxError(err error, dec *json.Decoder) error {
 		// out of range, where the array or its end should be.
 		return errors.New("not a JSON array: a number")
 	default:
-		// A read error; ListJobs classifies it from capReader.
+		// A read error; Client.once classifies it.
 		return fmt.Errorf("reading the body near byte %d: %w", dec.InputOffset(), err)
 	}
 }
