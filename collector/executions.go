@@ -51,30 +51,27 @@ var executionMetrics = describe([]*jobMetric{
 			stateSet(emit, kubiya.ExecutionStatuses, st)
 		}},
 	{name: "last_execution_duration_seconds", help: "Duration of the job's newest execution (duration_ms, else completed_at minus started_at); absent while unknown.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil && v.exec.hasDuration {
-				emit(v.exec.duration)
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return s.duration, s.hasDuration })},
 	{name: "last_success_timestamp_seconds", help: "When the newest completed execution among the job's last executions ended (completed_at, else started_at); absent when none.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil && !v.exec.lastSuccess.IsZero() {
-				emit(seconds(v.exec.lastSuccess))
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return seconds(s.lastSuccess), !s.lastSuccess.IsZero() })},
 	{name: "last_failure_timestamp_seconds", help: "When the newest failed execution among the job's last executions ended (completed_at, else started_at); absent when none.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil && !v.exec.lastFailure.IsZero() {
-				emit(seconds(v.exec.lastFailure))
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return seconds(s.lastFailure), !s.lastFailure.IsZero() })},
 	{name: "executions_in_progress", help: "Executions among the job's last executions that are pending, running or waiting for input.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil {
-				emit(float64(v.exec.inProgress))
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return float64(s.inProgress), true })},
 })
+
+// execValue is a metric with one series per job whose executions are
+// known, absent when f says the value is.
+func execValue(f func(s *execSummary) (float64, bool)) func(*jobView, emitFunc) {
+	return func(v *jobView, emit emitFunc) {
+		if v.exec == nil {
+			return
+		}
+		if x, ok := f(v.exec); ok {
+			emit(x)
+		}
+	}
+}
 
 // execKey is what the job record says about its runs. While it stays the
 // same, no run started or finished, so the executions need no new read.
