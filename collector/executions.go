@@ -160,10 +160,7 @@ func (x *executions) summaries(ctx context.Context, e *Exporter, results []resul
 		r := results[todo[k]]
 		v, err := e.request(ctx, "executions/"+r.id, func(ctx context.Context) (any, error) {
 			return x.read(ctx, e.logger, r.id, keyOf(r.job))
-		}, func(err error) {
-			level.Warn(e.logger).Log("msg", "reading job executions failed", "job_id", labelValue(r.id),
-				"class", kubiya.ClassOf(err), "err", logErr(err))
-		})
+		}, func(err error) { warnFailure(e.logger, "reading job executions failed", r.id, err) })
 		if err == nil {
 			summaries[todo[k]] = v.(*execSummary)
 		}
