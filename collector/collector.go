@@ -51,8 +51,7 @@ type Exporter struct {
 	api        JobGetter
 	logger     log.Logger
 	jobs       []string
-	workers    int
-	sem        chan struct{}
+	sem        chan struct{} // its capacity is max_concurrency
 	now        func() time.Time
 	shard      Shard
 	list       *listMode   // nil: one GET per static job, no list
@@ -84,7 +83,6 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 		api:        api,
 		logger:     logger,
 		jobs:       jobs,
-		workers:    opts.MaxConcurrency,
 		sem:        make(chan struct{}, opts.MaxConcurrency),
 		now:        opts.Now,
 		shard:      opts.Shard,
@@ -108,7 +106,7 @@ func (e *Exporter) Reload(api JobGetter, opts Options) *Exporter {
 	if n.executions != nil && e.executions != nil {
 		n.executions.cache = e.executions.cache
 	}
-	if n.workers == e.workers {
+	if cap(n.sem) == cap(e.sem) {
 		n.sem = e.sem
 	}
 	if api == e.api {
@@ -288,6 +286,7 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 	now := e.now()
 	seen := make(map[string]struct{}, len(results))
 	built = make([]*builtJob, 0, len(results))
+	fresh := make(map[string]*builtJob, len(results))
 	// A published map is never written again, so it is read unlocked.
 	e.built.mu.Lock()
 	cached := e.built.m
@@ -320,9 +319,6 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 			b.record = record
 		}
 		built = append(built, b)
-	}
-	fresh := make(map[string]*builtJob, len(built))
-	for _, b := range built {
 		fresh[b.id] = b
 	}
 	e.built.mu.Lock()
@@ -442,10 +438,10 @@ func (e *Exporter) fetchAll(ctx context.Context, ids []string, failures *failure
 	return results
 }
 
-// forEach calls f(0..n-1) from at most e.workers goroutines at a time.
+// forEach calls f(0..n-1) from at most max_concurrency goroutines at a time.
 func (e *Exporter) forEach(n int, f func(i int)) {
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, e.workers)
+	slots := make(chan struct{}, cap(e.sem))
 	for i := range n {
 		slots <- struct{}{}
 		wg.Go(func() {
