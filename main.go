@@ -284,8 +284,8 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 		StaticViaListAbove: d.StaticViaListAbove,
 		Shard:              shard,
 	}
-	if limit, on := cfg.ExecutionsEnabled(); on {
-		opts.Executions, opts.ExecutionsLimit = t.client, limit
+	if x := cfg.Executions; x != nil && x.Enabled {
+		opts.Executions, opts.ExecutionsLimit = t.client, x.Limit
 	}
 	if prev != nil {
 		t.exporter = prev.exporter.Reload(t.client, opts)
