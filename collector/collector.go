@@ -33,12 +33,11 @@ type Options struct {
 	Executions      ExecutionLister
 	ExecutionsLimit int
 
-	// List mode (discovery.go): discovered jobs, and static IDs through
-	// the list when this shard has more than StaticViaListAbove of them
-	// (0: never). Lister defaults to api when it can list.
+	// List mode (discovery.go), when api is also a JobLister: discovered
+	// jobs, and static IDs through the list when this shard has more than
+	// StaticViaListAbove of them (0: never).
 	Discovery          Discovery
 	StaticViaListAbove int
-	Lister             JobLister
 	// Shard limits the jobs, static and discovered, to one shard (shard.go).
 	Shard Shard
 }
@@ -75,10 +74,7 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	jobs := opts.Jobs
-	if opts.Shard.Total > 1 {
-		jobs = slices.DeleteFunc(slices.Clone(jobs), func(id string) bool { return !opts.Shard.Owns(id) })
-	}
+	jobs := slices.DeleteFunc(slices.Clone(opts.Jobs), func(id string) bool { return !opts.Shard.Owns(id) })
 	return &Exporter{
 		api:        api,
 		logger:     logger,

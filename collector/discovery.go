@@ -63,7 +63,6 @@ type listMode struct {
 	request       kubiya.ListFilter
 	authoritative bool
 	staticIndex   map[string]int // static ID -> position in Exporter.jobs
-
 }
 
 // newListMode returns nil when neither discovery nor static-via-list needs
@@ -73,10 +72,8 @@ func newListMode(api JobGetter, opts Options, static []string) *listMode {
 	if !opts.Discovery.Enabled && !viaList {
 		return nil
 	}
-	lm := &listMode{lister: opts.Lister, discovery: opts.Discovery, viaList: viaList}
-	if lm.lister == nil {
-		lm.lister, _ = api.(JobLister)
-	}
+	lm := &listMode{discovery: opts.Discovery, viaList: viaList}
+	lm.lister, _ = api.(JobLister)
 	if opts.Discovery.Enabled && !viaList {
 		lm.request = opts.Discovery.Filter
 	}
@@ -200,16 +197,14 @@ func (e *Exporter) listShared(ctx context.Context) (*kubiya.JobList, error) {
 	}
 	v, err := e.request(ctx, key, func(ctx context.Context) (any, error) {
 		return lm.lister.ListJobs(ctx, lm.request)
-	}, e.logListFailure)
+	}, func(err error) {
+		level.Warn(e.logger).Log("msg", "listing jobs failed; discovered jobs are reported down",
+			"class", kubiya.ClassOf(err), "err", logErr(err))
+	})
 	if err != nil {
 		return nil, err
 	}
 	return v.(*kubiya.JobList), nil
-}
-
-func (e *Exporter) logListFailure(err error) {
-	level.Warn(e.logger).Log("msg", "listing jobs failed; discovered jobs are reported down",
-		"class", kubiya.ClassOf(err), "err", logErr(err))
 }
 
 // retain drops the cached schedules of jobs no longer reported, so an
