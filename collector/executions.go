@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -26,11 +27,11 @@ type ExecutionLister interface {
 	ListExecutions(ctx context.Context, jobID string, limit int) (*kubiya.Executions, error)
 }
 
-// maxErrorMessageLog bounds an execution's error_message in a debug log line.
-const maxErrorMessageLog = 200
-
 var execUp = idMetric("kubiya_job_executions_up",
 	"1 if the job's executions are known this scrape (read, or unchanged since the last read), else 0 (then no execution series for the job). Only with the executions collector on, for jobs whose kubiya_job_up is 1.")
+
+// maxErrorMessageLog bounds an execution's error_message in a debug log line.
+const maxErrorMessageLog = 200
 
 // executionMetrics are the per-job metrics of the executions collector,
 // absent while the job's executions are not known.
@@ -135,11 +136,11 @@ func newExecutions(opts Options) *executions {
 func (x *executions) summaries(ctx context.Context, e *Exporter, results []result) []*execSummary {
 	summaries := make([]*execSummary, len(results))
 	var todo []int
-	keep := make(map[string]struct{}, len(results))
+	keep := make(map[string]bool, len(results))
 	c := x.cache
 	c.mu.Lock()
 	for i, r := range results {
-		keep[r.id] = struct{}{}
+		keep[r.id] = true
 		if r.err != nil || r.job == nil {
 			continue
 		}
@@ -149,11 +150,7 @@ func (x *executions) summaries(ctx context.Context, e *Exporter, results []resul
 		}
 		todo = append(todo, i)
 	}
-	for id := range c.m {
-		if _, ok := keep[id]; !ok {
-			delete(c.m, id)
-		}
-	}
+	maps.DeleteFunc(c.m, func(id string, _ *execEntry) bool { return !keep[id] })
 	c.mu.Unlock()
 
 	e.forEach(len(todo), func(k int) {
@@ -198,15 +195,6 @@ func (x *executions) read(ctx context.Context, logger log.Logger, id string, key
 	return &s, nil
 }
 
-// isInProgress reports the statuses of a run that has not ended.
-func isInProgress(status string) bool {
-	switch status {
-	case kubiya.ExecutionPending, kubiya.ExecutionRunning, kubiya.ExecutionWaitingForInput:
-		return true
-	}
-	return false
-}
-
 // normStatus folds case and surrounding space, so "COMPLETED" still counts.
 func normStatus(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
@@ -224,8 +212,8 @@ func summarize(execs []kubiya.Execution) execSummary {
 			ended = ex.StartedAt.Time
 		}
 		switch {
-		case isInProgress(st):
-			s.inProgress++
+		case st == kubiya.ExecutionPending || st == kubiya.ExecutionRunning || st == kubiya.ExecutionWaitingForInput:
+			s.inProgress++ // a run that has not ended
 		case st == kubiya.ExecutionCompleted && ended.After(s.lastSuccess):
 			s.lastSuccess = ended
 		case st == kubiya.ExecutionFailed && ended.After(s.lastFailure):

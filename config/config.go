@@ -78,10 +78,8 @@ func keyed(section string, unmarshal func(any) error, into, scratch any) error {
 		return err
 	}
 	for _, item := range items {
-		b, merr := yaml.Marshal(yaml.MapSlice{item})
-		if merr != nil {
-			continue
-		}
+		// An item that does not marshal names no key: err is returned.
+		b, _ := yaml.Marshal(yaml.MapSlice{item})
 		if kerr := yaml.UnmarshalStrict(b, scratch); kerr != nil {
 			msg := strings.TrimPrefix(yamlMessage(kerr), "line 1: ")
 			var te *yaml.TypeError
