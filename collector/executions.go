@@ -212,11 +212,11 @@ func summarize(execs []kubiya.Execution) execSummary {
 			ended = ex.StartedAt.Time
 		}
 		switch {
-		case st == kubiya.ExecutionPending || st == kubiya.ExecutionRunning || st == kubiya.ExecutionWaitingForInput:
+		case st == "pending" || st == "running" || st == "waiting_for_input":
 			s.inProgress++ // a run that has not ended
-		case st == kubiya.ExecutionCompleted && ended.After(s.lastSuccess):
+		case st == "completed" && ended.After(s.lastSuccess):
 			s.lastSuccess = ended
-		case st == kubiya.ExecutionFailed && ended.After(s.lastFailure):
+		case st == "failed" && ended.After(s.lastFailure):
 			s.lastFailure = ended
 			s.newestFailed = *ex
 		}
