@@ -60,9 +60,8 @@ type listMode struct {
 	// request is what is sent: discovery's API filters, or nothing when the
 	// list must also hold the static jobs (then it is authoritative: a
 	// static ID it lacks does not exist).
-	request       kubiya.ListFilter
-	authoritative bool
-	staticIndex   map[string]int // static ID -> position in Exporter.jobs
+	request     kubiya.ListFilter
+	staticIndex map[string]int // static ID -> position in Exporter.jobs
 }
 
 // newListMode returns nil when neither discovery nor static-via-list needs
@@ -77,7 +76,6 @@ func newListMode(api JobGetter, opts Options, static []string) *listMode {
 	if opts.Discovery.Enabled && !viaList {
 		lm.request = opts.Discovery.Filter
 	}
-	lm.authoritative = lm.request.Enabled == nil && lm.request.TriggerType == ""
 	lm.staticIndex = make(map[string]int, len(static))
 	for i, id := range static {
 		lm.staticIndex[id] = i
@@ -165,7 +163,7 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 		switch {
 		case static[i].job != nil || static[i].err != nil:
 			results = append(results, static[i])
-		case listErr == nil && lm.authoritative:
+		case listErr == nil && lm.request == (kubiya.ListFilter{}): // an unfiltered list holds every job
 			err := &kubiya.Error{Class: kubiya.ClassNotFound, Err: errNotListed}
 			failures.add(id, err)
 			results = append(results, result{id: id, err: err})
