@@ -114,7 +114,7 @@ type executions struct {
 
 type execCache struct {
 	mu sync.Mutex
-	m  map[string]*execEntry // by job ID; only jobs of the latest scrape
+	m  map[string]execEntry // by job ID; only jobs of the latest scrape
 }
 
 // newExecutions returns nil (collector off) when opts names no lister.
@@ -126,7 +126,7 @@ func newExecutions(opts Options) *executions {
 	if limit < 1 {
 		limit = 20
 	}
-	return &executions{api: opts.Executions, limit: limit, cache: &execCache{m: make(map[string]*execEntry)}}
+	return &executions{api: opts.Executions, limit: limit, cache: &execCache{m: make(map[string]execEntry)}}
 }
 
 // summaries returns the executions summary of every job of results that
@@ -144,13 +144,13 @@ func (x *executions) summaries(ctx context.Context, e *Exporter, results []resul
 		if r.err != nil || r.job == nil {
 			continue
 		}
-		if ent := c.m[r.id]; ent != nil && ent.key == keyOf(r.job) && ent.summary.inProgress == 0 {
+		if ent, ok := c.m[r.id]; ok && ent.key == keyOf(r.job) && ent.summary.inProgress == 0 {
 			summaries[i] = ent.summary
 			continue
 		}
 		todo = append(todo, i)
 	}
-	maps.DeleteFunc(c.m, func(id string, _ *execEntry) bool { return !keep[id] })
+	maps.DeleteFunc(c.m, func(id string, _ execEntry) bool { return !keep[id] })
 	c.mu.Unlock()
 
 	e.forEach(len(todo), func(k int) {
@@ -175,15 +175,12 @@ func (x *executions) read(ctx context.Context, logger log.Logger, id string, key
 	c := x.cache
 	c.mu.Lock()
 	ent := c.m[id]
-	if ent == nil {
-		ent = &execEntry{}
-		c.m[id] = ent
-	}
+	logIt := s.newestFailed.ID != ent.loggedFailure && !s.lastFailure.IsZero()
 	ent.key, ent.summary = key, &s
-	logIt := s.newestFailed.ID != ent.loggedFailure && s.lastFailure != (time.Time{})
 	if logIt {
 		ent.loggedFailure = s.newestFailed.ID
 	}
+	c.m[id] = ent
 	c.mu.Unlock()
 	if logIt {
 		// error_message may hold anything a run printed, secrets included:

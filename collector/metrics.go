@@ -146,11 +146,9 @@ func describe(ms []*jobMetric) []*jobMetric {
 		labels := append(slices.Clone(jobLabels), m.extra...)
 		m.order = nameOrder(labels)
 		m.jobOrdered = slices.Equal(m.order[:len(jobLabels)], jobLabelOrder)
-		if m.states != nil {
-			m.shared = make(map[string]*dto.LabelPair, len(m.states))
-			for i := range m.states {
-				m.shared[m.states[i]] = &dto.LabelPair{Name: &m.extra[0], Value: &m.states[i]}
-			}
+		m.shared = make(map[string]*dto.LabelPair, len(m.states))
+		for i := range m.states {
+			m.shared[m.states[i]] = &dto.LabelPair{Name: &m.extra[0], Value: &m.states[i]}
 		}
 	}
 	return ms
