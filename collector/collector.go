@@ -29,7 +29,8 @@ type Options struct {
 	MaxConcurrency int      // API requests in flight at once, across overlapping scrapes
 	Now            func() time.Time
 	// Executions, when set, turns on the executions collector
-	// (executions.go), reading up to ExecutionsLimit executions per job.
+	// (executions.go), reading up to ExecutionsLimit (config-checked:
+	// 1 to 1000) executions per job.
 	Executions      ExecutionLister
 	ExecutionsLimit int
 

@@ -122,11 +122,7 @@ func newExecutions(opts Options) *executions {
 	if opts.Executions == nil {
 		return nil
 	}
-	limit := opts.ExecutionsLimit
-	if limit < 1 {
-		limit = 20
-	}
-	return &executions{api: opts.Executions, limit: limit, cache: &execCache{m: make(map[string]execEntry)}}
+	return &executions{api: opts.Executions, limit: opts.ExecutionsLimit, cache: &execCache{m: make(map[string]execEntry)}}
 }
 
 // summaries returns the executions summary of every job of results that
