@@ -132,7 +132,9 @@ type Scrape struct {
 // sorts them, and kept between scrapes; TestGatherMatchesRegistry holds
 // Gather to what prometheus.Gatherers makes of its answer.
 func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
-	r := s.run()
+	start := time.Now()
+	jobs, down, up := s.e.scrape(s.ctx)
+	duration := time.Since(start).Seconds()
 	// The scrape's series in one array, family after family (the order
 	// the encoder reads them in), and their values in two more.
 	type family struct {
@@ -140,8 +142,8 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		next int // index in metrics of the family's next series
 	}
 	fams := make(map[*jobMetric]*family)
-	total, counters := len(r.down), 0
-	for _, b := range r.jobs {
+	total, counters := len(down), 0
+	for _, b := range jobs {
 		for i := range b.series {
 			if fams[b.series[i].m] == nil {
 				fams[b.series[i].m] = &family{}
@@ -153,15 +155,15 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		}
 		total += len(b.series)
 	}
-	if len(r.down) > 0 {
+	if len(down) > 0 {
 		if fams[jobUp] == nil {
 			fams[jobUp] = &family{}
 		}
-		fams[jobUp].next += len(r.down)
+		fams[jobUp].next += len(down)
 	}
 	metrics, ptrs := make([]dto.Metric, total), make([]*dto.Metric, total)
 	gaugeValues, counterValues := make([]dto.Gauge, 0, total-counters), make([]dto.Counter, 0, counters)
-	out := []*dto.MetricFamily{gaugeFamily(upName, upHelp, boolFloat(r.up)), gaugeFamily(durationName, durationHelp, r.duration)}
+	out := []*dto.MetricFamily{gaugeFamily(upName, upHelp, boolFloat(up)), gaugeFamily(durationName, durationHelp, duration)}
 	at := 0
 	for m, f := range fams {
 		typ := dto.MetricType_GAUGE
@@ -186,12 +188,12 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		f.mf.Metric = append(f.mf.Metric, d)
 		f.next++
 	}
-	for _, b := range r.jobs {
+	for _, b := range jobs {
 		for i := range b.series {
 			add(b.series[i].m, b.series[i].labels, &b.series[i].value)
 		}
 	}
-	for _, id := range r.down {
+	for _, id := range down {
 		add(jobUp, []*dto.LabelPair{{Name: &jobLabels[0], Value: &id}}, new(0.0))
 	}
 	for m, f := range fams {
@@ -227,28 +229,20 @@ type result struct {
 	err error
 }
 
-// scraped is what one scrape found.
-type scraped struct {
-	jobs     []*builtJob // fetched, in the order of their per-job labels
-	down     []string    // job_id label values of the jobs not fetched
-	up       bool
-	duration float64
-}
-
-func (s *Scrape) run() scraped {
-	e := s.e
-	start := time.Now()
-	results, up := e.fetchJobs(s.ctx)
+// scrape returns the series of the fetched jobs, in the order of their
+// per-job labels, the job_id label values of the jobs not fetched, and
+// whether the control plane itself answered and accepted the key.
+func (e *Exporter) scrape(ctx context.Context) (jobs []*builtJob, down []string, up bool) {
+	results, up := e.fetchJobs(ctx)
 	for _, r := range results {
-		// The control plane itself answered and accepted the key.
 		up = up || answered(r.err)
 	}
 	var execs []*execSummary
 	if e.executions != nil {
-		execs = e.executions.summaries(s.ctx, e, results)
+		execs = e.executions.summaries(ctx, e, results)
 	}
-	jobs, down := e.buildJobs(results, execs)
-	return scraped{jobs: jobs, down: down, up: up, duration: time.Since(start).Seconds()}
+	jobs, down = e.buildJobs(results, execs)
+	return jobs, down, up
 }
 
 // builtJob is the series of one fetched job, kept while the job's record,
