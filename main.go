@@ -289,12 +289,11 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 	return t, nil
 }
 
-// metricsHandler gathers one scrape per request (mysqld_exporter's
-// registry per request), so the scrape's deadline reaches every API
-// request; promhttp picks the
-// format (text, OpenMetrics, protobuf). At most maxRequests scrapes run at
-// once (0: no limit), as node_exporter's --web.max-requests; the others
-// get 503.
+// metricsHandler gathers one scrape per request (mysqld_exporter's registry
+// per request), so the scrape's deadline reaches every API request; promhttp
+// picks the format (text, OpenMetrics, protobuf). At most maxRequests scrapes
+// run at once (0: no limit), as node_exporter's --web.max-requests; the
+// others get 503.
 func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, maxRequests int, logger log.Logger) http.Handler {
 	opts := promhttp.HandlerOpts{
 		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),

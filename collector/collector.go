@@ -69,9 +69,6 @@ type Exporter struct {
 
 // New returns an Exporter for the given jobs.
 func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
-	if opts.MaxConcurrency < 1 {
-		opts.MaxConcurrency = 1
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -80,7 +77,7 @@ func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
 		api:        api,
 		logger:     logger,
 		jobs:       jobs,
-		sem:        make(chan struct{}, opts.MaxConcurrency),
+		sem:        make(chan struct{}, max(1, opts.MaxConcurrency)),
 		now:        opts.Now,
 		shard:      opts.Shard,
 		list:       newListMode(api, opts, jobs),
@@ -483,8 +480,6 @@ func (e *Exporter) fetch(ctx context.Context, id string, failures *failureLog) (
 		}
 		return job, err
 	}, func(err error) { failures.add(id, err) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(*kubiya.Job), nil
+	job, _ := v.(*kubiya.Job) // nil on failure
+	return job, err
 }

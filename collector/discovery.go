@@ -199,10 +199,8 @@ func (e *Exporter) listShared(ctx context.Context) (*kubiya.JobList, error) {
 		level.Warn(e.logger).Log("msg", "listing jobs failed; discovered jobs are reported down",
 			"class", kubiya.ClassOf(err), "err", logErr(err))
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*kubiya.JobList), nil
+	list, _ := v.(*kubiya.JobList) // nil on failure
+	return list, err
 }
 
 // retain drops the cached schedules of jobs no longer reported, so an
