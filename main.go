@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"net/http"
 	"os"
 	"os/signal"
@@ -97,7 +98,7 @@ func run(args []string, getenv func(string) string) int {
 
 	var current atomic.Pointer[scrapeTarget]
 	safeConfig := config.NewSafeConfig(*configFile, getenv, registry)
-	ready := &readiness{config: safeConfig.Get}
+	var reloadErr atomic.Pointer[error] // the last reload's outcome, for /-/ready
 	// reload makes a new configuration current; on SIGHUP and POST /-/reload
 	// it also logs the outcome (a failed first load stops the exporter).
 	reload := func(logged bool) error {
@@ -117,7 +118,7 @@ func run(args []string, getenv func(string) string) int {
 			}
 			return nil
 		})
-		ready.reloaded(err)
+		reloadErr.Store(&err)
 		switch {
 		case logged && err != nil:
 			level.Error(logger).Log("msg", "error reloading config", "err", err)
@@ -136,7 +137,7 @@ func run(args []string, getenv func(string) string) int {
 	mux := http.NewServeMux()
 	mux.Handle(*metricsPath, metricsHandler(registry, &current, *timeoutOffset, *maxRequests, logger))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
-	mux.Handle("/-/ready", ready)
+	mux.Handle("/-/ready", readyHandler(safeConfig.Get, &reloadErr))
 	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -208,34 +209,27 @@ func shutdown(server *http.Server, sig os.Signal, timeout time.Duration, logger 
 	level.Info(logger).Log("msg", "shut down")
 }
 
-// readiness answers /-/ready: 200 when a configuration is loaded, the last
-// reload worked and the key is readable now; else 503 and the reason.
-type readiness struct {
-	config    func() *config.Config // nil before the first good load
-	reloadErr atomic.Pointer[error]
-}
-
-func (r *readiness) reloaded(err error) { r.reloadErr.Store(&err) }
-
-func (r *readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	var reason error
-	if p := r.reloadErr.Load(); p != nil {
-		reason = *p
+// readyHandler answers /-/ready: 200 when a configuration is loaded (config
+// is nil before), the last reload worked and the key is readable now; else
+// 503 and the reason.
+func readyHandler(config func() *config.Config, reloadErr *atomic.Pointer[error]) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		cfg, last := config(), reloadErr.Load()
+		var reason error
+		switch {
+		case cfg == nil:
+			reason = errors.New("no configuration loaded")
+		case last != nil && *last != nil:
+			reason = fmt.Errorf("the last configuration reload failed: %w", *last)
+		default:
+			reason = cfg.CheckCredentials()
+		}
+		if reason != nil {
+			http.Error(w, "Not ready: "+reason.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
 	}
-	cfg := r.config()
-	switch {
-	case cfg == nil:
-		reason = errors.New("no configuration loaded")
-	case reason != nil:
-		reason = fmt.Errorf("the last configuration reload failed: %w", reason)
-	default:
-		reason = cfg.CheckCredentials()
-	}
-	if reason != nil {
-		http.Error(w, "Not ready: "+reason.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	fmt.Fprintln(w, "Ready")
 }
 
 // scrapeTarget is what one configuration builds: the API client, the
@@ -284,8 +278,8 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 		StaticViaListAbove: d.StaticViaListAbove,
 		Shard:              shard,
 	}
-	if limit, on := cfg.ExecutionsEnabled(); on {
-		opts.Executions, opts.ExecutionsLimit = t.client, limit
+	if x := cfg.Executions; x != nil && x.Enabled {
+		opts.Executions, opts.ExecutionsLimit = t.client, x.Limit
 	}
 	if prev != nil {
 		t.exporter = prev.exporter.Reload(t.client, opts)
@@ -295,15 +289,14 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 	return t, nil
 }
 
-// metricsHandler gathers one scrape per request (mysqld_exporter's
-// registry per request), so the scrape's deadline reaches every API
-// request; promhttp picks the
-// format (text, OpenMetrics, protobuf). At most maxRequests scrapes run at
-// once (0: no limit), as node_exporter's --web.max-requests; the others
-// get 503.
+// metricsHandler gathers one scrape per request (mysqld_exporter's registry
+// per request), so the scrape's deadline reaches every API request; promhttp
+// picks the format (text, OpenMetrics, protobuf). At most maxRequests scrapes
+// run at once (0: no limit), as node_exporter's --web.max-requests; the
+// others get 503.
 func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, maxRequests int, logger log.Logger) http.Handler {
 	opts := promhttp.HandlerOpts{
-		ErrorLog:          &promhttpLogger{logger: logger},
+		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
 		ErrorHandling:     promhttp.ContinueOnError,
 		Registry:          global,
 		EnableOpenMetrics: true,
@@ -382,10 +375,4 @@ func scrapeTimeout(r *http.Request, configured, offset time.Duration) time.Durat
 		t -= offset
 	}
 	return min(t, configured)
-}
-
-type promhttpLogger struct{ logger log.Logger }
-
-func (l *promhttpLogger) Println(v ...any) {
-	level.Error(l.logger).Log("msg", fmt.Sprint(v...))
 }

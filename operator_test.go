@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -207,7 +208,7 @@ func TestBinaryReady(t *testing.T) {
 // (The binary loads its configuration before it listens, so this state is
 // reached only through the handler.)
 func TestReadinessBeforeLoad(t *testing.T) {
-	r := &readiness{config: func() *config.Config { return nil }}
+	r := readyHandler(func() *config.Config { return nil }, new(atomic.Pointer[error]))
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/-/ready", nil))
 	if w.Code != 503 || !strings.Contains(w.Body.String(), "no configuration loaded") {

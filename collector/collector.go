@@ -29,16 +29,16 @@ type Options struct {
 	MaxConcurrency int      // API requests in flight at once, across overlapping scrapes
 	Now            func() time.Time
 	// Executions, when set, turns on the executions collector
-	// (executions.go), reading up to ExecutionsLimit executions per job.
+	// (executions.go), reading up to ExecutionsLimit (config-checked:
+	// 1 to 1000) executions per job.
 	Executions      ExecutionLister
 	ExecutionsLimit int
 
-	// List mode (discovery.go): discovered jobs, and static IDs through
-	// the list when this shard has more than StaticViaListAbove of them
-	// (0: never). Lister defaults to api when it can list.
+	// List mode (discovery.go), when api is also a JobLister: discovered
+	// jobs, and static IDs through the list when this shard has more than
+	// StaticViaListAbove of them (0: never).
 	Discovery          Discovery
 	StaticViaListAbove int
-	Lister             JobLister
 	// Shard limits the jobs, static and discovered, to one shard (shard.go).
 	Shard Shard
 }
@@ -51,8 +51,7 @@ type Exporter struct {
 	api        JobGetter
 	logger     log.Logger
 	jobs       []string
-	workers    int
-	sem        chan struct{}
+	sem        chan struct{} // its capacity is max_concurrency
 	now        func() time.Time
 	shard      Shard
 	list       *listMode   // nil: one GET per static job, no list
@@ -70,22 +69,15 @@ type Exporter struct {
 
 // New returns an Exporter for the given jobs.
 func New(api JobGetter, logger log.Logger, opts Options) *Exporter {
-	if opts.MaxConcurrency < 1 {
-		opts.MaxConcurrency = 1
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	jobs := opts.Jobs
-	if opts.Shard.Total > 1 {
-		jobs = slices.DeleteFunc(slices.Clone(jobs), func(id string) bool { return !opts.Shard.Owns(id) })
-	}
+	jobs := slices.DeleteFunc(slices.Clone(opts.Jobs), func(id string) bool { return !opts.Shard.Owns(id) })
 	return &Exporter{
 		api:        api,
 		logger:     logger,
 		jobs:       jobs,
-		workers:    opts.MaxConcurrency,
-		sem:        make(chan struct{}, opts.MaxConcurrency),
+		sem:        make(chan struct{}, max(1, opts.MaxConcurrency)),
 		now:        opts.Now,
 		shard:      opts.Shard,
 		list:       newListMode(api, opts, jobs),
@@ -108,7 +100,7 @@ func (e *Exporter) Reload(api JobGetter, opts Options) *Exporter {
 	if n.executions != nil && e.executions != nil {
 		n.executions.cache = e.executions.cache
 	}
-	if n.workers == e.workers {
+	if cap(n.sem) == cap(e.sem) {
 		n.sem = e.sem
 	}
 	if api == e.api {
@@ -137,7 +129,9 @@ type Scrape struct {
 // sorts them, and kept between scrapes; TestGatherMatchesRegistry holds
 // Gather to what prometheus.Gatherers makes of its answer.
 func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
-	r := s.run()
+	start := time.Now()
+	jobs, down, up := s.e.scrape(s.ctx)
+	duration := time.Since(start).Seconds()
 	// The scrape's series in one array, family after family (the order
 	// the encoder reads them in), and their values in two more.
 	type family struct {
@@ -145,8 +139,8 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		next int // index in metrics of the family's next series
 	}
 	fams := make(map[*jobMetric]*family)
-	total, counters := len(r.down), 0
-	for _, b := range r.jobs {
+	total, counters := len(down), 0
+	for _, b := range jobs {
 		for i := range b.series {
 			if fams[b.series[i].m] == nil {
 				fams[b.series[i].m] = &family{}
@@ -158,15 +152,15 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		}
 		total += len(b.series)
 	}
-	if len(r.down) > 0 {
+	if len(down) > 0 {
 		if fams[jobUp] == nil {
 			fams[jobUp] = &family{}
 		}
-		fams[jobUp].next += len(r.down)
+		fams[jobUp].next += len(down)
 	}
 	metrics, ptrs := make([]dto.Metric, total), make([]*dto.Metric, total)
 	gaugeValues, counterValues := make([]dto.Gauge, 0, total-counters), make([]dto.Counter, 0, counters)
-	out := []*dto.MetricFamily{gaugeFamily(upName, upHelp, boolFloat(r.up)), gaugeFamily(durationName, durationHelp, r.duration)}
+	out := []*dto.MetricFamily{gaugeFamily(upName, upHelp, boolFloat(up)), gaugeFamily(durationName, durationHelp, duration)}
 	at := 0
 	for m, f := range fams {
 		typ := dto.MetricType_GAUGE
@@ -191,12 +185,12 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 		f.mf.Metric = append(f.mf.Metric, d)
 		f.next++
 	}
-	for _, b := range r.jobs {
+	for _, b := range jobs {
 		for i := range b.series {
 			add(b.series[i].m, b.series[i].labels, &b.series[i].value)
 		}
 	}
-	for _, id := range r.down {
+	for _, id := range down {
 		add(jobUp, []*dto.LabelPair{{Name: &jobLabels[0], Value: &id}}, new(0.0))
 	}
 	for m, f := range fams {
@@ -232,28 +226,20 @@ type result struct {
 	err error
 }
 
-// scraped is what one scrape found.
-type scraped struct {
-	jobs     []*builtJob // fetched, in the order of their per-job labels
-	down     []string    // job_id label values of the jobs not fetched
-	up       bool
-	duration float64
-}
-
-func (s *Scrape) run() scraped {
-	e := s.e
-	start := time.Now()
-	results, up := e.fetchJobs(s.ctx)
+// scrape returns the series of the fetched jobs, in the order of their
+// per-job labels, the job_id label values of the jobs not fetched, and
+// whether the control plane itself answered and accepted the key.
+func (e *Exporter) scrape(ctx context.Context) (jobs []*builtJob, down []string, up bool) {
+	results, up := e.fetchJobs(ctx)
 	for _, r := range results {
-		// The control plane itself answered and accepted the key.
 		up = up || answered(r.err)
 	}
 	var execs []*execSummary
 	if e.executions != nil {
-		execs = e.executions.summaries(s.ctx, e, results)
+		execs = e.executions.summaries(ctx, e, results)
 	}
-	jobs, down := e.buildJobs(results, execs)
-	return scraped{jobs: jobs, down: down, up: up, duration: time.Since(start).Seconds()}
+	jobs, down = e.buildJobs(results, execs)
+	return jobs, down, up
 }
 
 // builtJob is the series of one fetched job, kept while the job's record,
@@ -288,6 +274,7 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 	now := e.now()
 	seen := make(map[string]struct{}, len(results))
 	built = make([]*builtJob, 0, len(results))
+	fresh := make(map[string]*builtJob, len(results))
 	// A published map is never written again, so it is read unlocked.
 	e.built.mu.Lock()
 	cached := e.built.m
@@ -320,9 +307,6 @@ func (e *Exporter) buildJobs(results []result, execs []*execSummary) (built []*b
 			b.record = record
 		}
 		built = append(built, b)
-	}
-	fresh := make(map[string]*builtJob, len(built))
-	for _, b := range built {
 		fresh[b.id] = b
 	}
 	e.built.mu.Lock()
@@ -442,10 +426,10 @@ func (e *Exporter) fetchAll(ctx context.Context, ids []string, failures *failure
 	return results
 }
 
-// forEach calls f(0..n-1) from at most e.workers goroutines at a time.
+// forEach calls f(0..n-1) from at most max_concurrency goroutines at a time.
 func (e *Exporter) forEach(n int, f func(i int)) {
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, e.workers)
+	slots := make(chan struct{}, cap(e.sem))
 	for i := range n {
 		slots <- struct{}{}
 		wg.Go(func() {
@@ -496,8 +480,6 @@ func (e *Exporter) fetch(ctx context.Context, id string, failures *failureLog) (
 		}
 		return job, err
 	}, func(err error) { failures.add(id, err) })
-	if err != nil {
-		return nil, err
-	}
-	return v.(*kubiya.Job), nil
+	job, _ := v.(*kubiya.Job) // nil on failure
+	return job, err
 }

@@ -60,10 +60,8 @@ type listMode struct {
 	// request is what is sent: discovery's API filters, or nothing when the
 	// list must also hold the static jobs (then it is authoritative: a
 	// static ID it lacks does not exist).
-	request       kubiya.ListFilter
-	authoritative bool
-	staticIndex   map[string]int // static ID -> position in Exporter.jobs
-
+	request     kubiya.ListFilter
+	staticIndex map[string]int // static ID -> position in Exporter.jobs
 }
 
 // newListMode returns nil when neither discovery nor static-via-list needs
@@ -73,14 +71,11 @@ func newListMode(api JobGetter, opts Options, static []string) *listMode {
 	if !opts.Discovery.Enabled && !viaList {
 		return nil
 	}
-	lm := &listMode{lister: opts.Lister, discovery: opts.Discovery, viaList: viaList}
-	if lm.lister == nil {
-		lm.lister, _ = api.(JobLister)
-	}
+	lm := &listMode{discovery: opts.Discovery, viaList: viaList}
+	lm.lister, _ = api.(JobLister)
 	if opts.Discovery.Enabled && !viaList {
 		lm.request = opts.Discovery.Filter
 	}
-	lm.authoritative = lm.request.Enabled == nil && lm.request.TriggerType == ""
 	lm.staticIndex = make(map[string]int, len(static))
 	for i, id := range static {
 		lm.staticIndex[id] = i
@@ -168,7 +163,7 @@ func (e *Exporter) fetchJobs(ctx context.Context) ([]result, bool) {
 		switch {
 		case static[i].job != nil || static[i].err != nil:
 			results = append(results, static[i])
-		case listErr == nil && lm.authoritative:
+		case listErr == nil && lm.request == (kubiya.ListFilter{}): // an unfiltered list holds every job
 			err := &kubiya.Error{Class: kubiya.ClassNotFound, Err: errNotListed}
 			failures.add(id, err)
 			results = append(results, result{id: id, err: err})
@@ -200,16 +195,12 @@ func (e *Exporter) listShared(ctx context.Context) (*kubiya.JobList, error) {
 	}
 	v, err := e.request(ctx, key, func(ctx context.Context) (any, error) {
 		return lm.lister.ListJobs(ctx, lm.request)
-	}, e.logListFailure)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*kubiya.JobList), nil
-}
-
-func (e *Exporter) logListFailure(err error) {
-	level.Warn(e.logger).Log("msg", "listing jobs failed; discovered jobs are reported down",
-		"class", kubiya.ClassOf(err), "err", logErr(err))
+	}, func(err error) {
+		level.Warn(e.logger).Log("msg", "listing jobs failed; discovered jobs are reported down",
+			"class", kubiya.ClassOf(err), "err", logErr(err))
+	})
+	list, _ := v.(*kubiya.JobList) // nil on failure
+	return list, err
 }
 
 // retain drops the cached schedules of jobs no longer reported, so an

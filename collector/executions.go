@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -26,11 +27,11 @@ type ExecutionLister interface {
 	ListExecutions(ctx context.Context, jobID string, limit int) (*kubiya.Executions, error)
 }
 
-// maxErrorMessageLog bounds an execution's error_message in a debug log line.
-const maxErrorMessageLog = 200
-
 var execUp = idMetric("kubiya_job_executions_up",
 	"1 if the job's executions are known this scrape (read, or unchanged since the last read), else 0 (then no execution series for the job). Only with the executions collector on, for jobs whose kubiya_job_up is 1.")
+
+// maxErrorMessageLog bounds an execution's error_message in a debug log line.
+const maxErrorMessageLog = 200
 
 // executionMetrics are the per-job metrics of the executions collector,
 // absent while the job's executions are not known.
@@ -51,30 +52,27 @@ var executionMetrics = describe([]*jobMetric{
 			stateSet(emit, kubiya.ExecutionStatuses, st)
 		}},
 	{name: "last_execution_duration_seconds", help: "Duration of the job's newest execution (duration_ms, else completed_at minus started_at); absent while unknown.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil && v.exec.hasDuration {
-				emit(v.exec.duration)
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return s.duration, s.hasDuration })},
 	{name: "last_success_timestamp_seconds", help: "When the newest completed execution among the job's last executions ended (completed_at, else started_at); absent when none.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil && !v.exec.lastSuccess.IsZero() {
-				emit(seconds(v.exec.lastSuccess))
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return seconds(s.lastSuccess), !s.lastSuccess.IsZero() })},
 	{name: "last_failure_timestamp_seconds", help: "When the newest failed execution among the job's last executions ended (completed_at, else started_at); absent when none.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil && !v.exec.lastFailure.IsZero() {
-				emit(seconds(v.exec.lastFailure))
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return seconds(s.lastFailure), !s.lastFailure.IsZero() })},
 	{name: "executions_in_progress", help: "Executions among the job's last executions that are pending, running or waiting for input.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.exec != nil {
-				emit(float64(v.exec.inProgress))
-			}
-		}},
+		series: execValue(func(s *execSummary) (float64, bool) { return float64(s.inProgress), true })},
 })
+
+// execValue is a metric with one series per job whose executions are
+// known, absent when f says the value is.
+func execValue(f func(s *execSummary) (float64, bool)) func(*jobView, emitFunc) {
+	return func(v *jobView, emit emitFunc) {
+		if v.exec == nil {
+			return
+		}
+		if x, ok := f(v.exec); ok {
+			emit(x)
+		}
+	}
+}
 
 // execKey is what the job record says about its runs. While it stays the
 // same, no run started or finished, so the executions need no new read.
@@ -116,7 +114,7 @@ type executions struct {
 
 type execCache struct {
 	mu sync.Mutex
-	m  map[string]*execEntry // by job ID; only jobs of the latest scrape
+	m  map[string]execEntry // by job ID; only jobs of the latest scrape
 }
 
 // newExecutions returns nil (collector off) when opts names no lister.
@@ -124,11 +122,7 @@ func newExecutions(opts Options) *executions {
 	if opts.Executions == nil {
 		return nil
 	}
-	limit := opts.ExecutionsLimit
-	if limit < 1 {
-		limit = 20
-	}
-	return &executions{api: opts.Executions, limit: limit, cache: &execCache{m: make(map[string]*execEntry)}}
+	return &executions{api: opts.Executions, limit: opts.ExecutionsLimit, cache: &execCache{m: make(map[string]execEntry)}}
 }
 
 // summaries returns the executions summary of every job of results that
@@ -138,35 +132,28 @@ func newExecutions(opts Options) *executions {
 func (x *executions) summaries(ctx context.Context, e *Exporter, results []result) []*execSummary {
 	summaries := make([]*execSummary, len(results))
 	var todo []int
-	keep := make(map[string]struct{}, len(results))
+	keep := make(map[string]bool, len(results))
 	c := x.cache
 	c.mu.Lock()
 	for i, r := range results {
-		keep[r.id] = struct{}{}
+		keep[r.id] = true
 		if r.err != nil || r.job == nil {
 			continue
 		}
-		if ent := c.m[r.id]; ent != nil && ent.key == keyOf(r.job) && ent.summary.inProgress == 0 {
+		if ent, ok := c.m[r.id]; ok && ent.key == keyOf(r.job) && ent.summary.inProgress == 0 {
 			summaries[i] = ent.summary
 			continue
 		}
 		todo = append(todo, i)
 	}
-	for id := range c.m {
-		if _, ok := keep[id]; !ok {
-			delete(c.m, id)
-		}
-	}
+	maps.DeleteFunc(c.m, func(id string, _ execEntry) bool { return !keep[id] })
 	c.mu.Unlock()
 
 	e.forEach(len(todo), func(k int) {
 		r := results[todo[k]]
 		v, err := e.request(ctx, "executions/"+r.id, func(ctx context.Context) (any, error) {
 			return x.read(ctx, e.logger, r.id, keyOf(r.job))
-		}, func(err error) {
-			level.Warn(e.logger).Log("msg", "reading job executions failed", "job_id", labelValue(r.id),
-				"class", kubiya.ClassOf(err), "err", logErr(err))
-		})
+		}, func(err error) { warnFailure(e.logger, "reading job executions failed", r.id, err) })
 		if err == nil {
 			summaries[todo[k]] = v.(*execSummary)
 		}
@@ -184,15 +171,12 @@ func (x *executions) read(ctx context.Context, logger log.Logger, id string, key
 	c := x.cache
 	c.mu.Lock()
 	ent := c.m[id]
-	if ent == nil {
-		ent = &execEntry{}
-		c.m[id] = ent
-	}
+	logIt := s.newestFailed.ID != ent.loggedFailure && !s.lastFailure.IsZero()
 	ent.key, ent.summary = key, &s
-	logIt := s.newestFailed.ID != ent.loggedFailure && s.lastFailure != (time.Time{})
 	if logIt {
 		ent.loggedFailure = s.newestFailed.ID
 	}
+	c.m[id] = ent
 	c.mu.Unlock()
 	if logIt {
 		// error_message may hold anything a run printed, secrets included:
@@ -202,15 +186,6 @@ func (x *executions) read(ctx context.Context, logger log.Logger, id string, key
 			"error_message", truncateUTF8(s.newestFailed.ErrorMessage, maxErrorMessageLog))
 	}
 	return &s, nil
-}
-
-// isInProgress reports the statuses of a run that has not ended.
-func isInProgress(status string) bool {
-	switch status {
-	case kubiya.ExecutionPending, kubiya.ExecutionRunning, kubiya.ExecutionWaitingForInput:
-		return true
-	}
-	return false
 }
 
 // normStatus folds case and surrounding space, so "COMPLETED" still counts.
@@ -230,11 +205,11 @@ func summarize(execs []kubiya.Execution) execSummary {
 			ended = ex.StartedAt.Time
 		}
 		switch {
-		case isInProgress(st):
-			s.inProgress++
-		case st == kubiya.ExecutionCompleted && ended.After(s.lastSuccess):
+		case st == "pending" || st == "running" || st == "waiting_for_input":
+			s.inProgress++ // a run that has not ended
+		case st == "completed" && ended.After(s.lastSuccess):
 			s.lastSuccess = ended
-		case st == kubiya.ExecutionFailed && ended.After(s.lastFailure):
+		case st == "failed" && ended.After(s.lastFailure):
 			s.lastFailure = ended
 			s.newestFailed = *ex
 		}

@@ -12,22 +12,21 @@ import (
 	"github.com/kubiya/kubiya_exporter/kubiya"
 )
 
-// Up to handfulOfJobs failures of one class in a scrape get a line each;
-// more get one line with the count and the first summaryIDs IDs, so an API
-// outage is one line per scrape, not one per job.
-const (
-	handfulOfJobs = 5
-	summaryIDs    = 3
-)
-
 // failureLog gathers one scrape's job fetch failures and logs them by class
-// when its fetches are done. An unreadable key is always one line: it is
-// one problem, not one per job.
+// when its fetches are done. Up to handfulOfJobs failures of a class get a
+// line each; more get one line with the count and the first summaryIDs IDs,
+// so an API outage is one line per scrape, not one per job. An unreadable
+// key is always one line: it is one problem, not one per job.
 type failureLog struct {
 	logger  log.Logger
 	mu      sync.Mutex
 	byClass map[kubiya.Class][]jobFailure // nil once flushed
 }
+
+const (
+	handfulOfJobs = 5
+	summaryIDs    = 3
+)
 
 type jobFailure struct {
 	id  string
@@ -44,7 +43,7 @@ func (f *failureLog) add(id string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.byClass == nil {
-		f.logOne(jobFailure{id, err})
+		warnFailure(f.logger, "fetching job failed", id, err)
 		return
 	}
 	c := kubiya.ClassOf(err)
@@ -58,7 +57,7 @@ func (f *failureLog) flush() {
 		failures := f.byClass[class]
 		if len(failures) <= handfulOfJobs && class != kubiya.ClassCredentials {
 			for _, jf := range failures {
-				f.logOne(jf)
+				warnFailure(f.logger, "fetching job failed", jf.id, jf.err)
 			}
 			continue
 		}
@@ -79,7 +78,7 @@ func (f *failureLog) flush() {
 	f.byClass = nil
 }
 
-func (f *failureLog) logOne(jf jobFailure) {
-	level.Warn(f.logger).Log("msg", "fetching job failed", "job_id", labelValue(jf.id),
-		"class", kubiya.ClassOf(jf.err), "err", logErr(jf.err))
+// warnFailure logs a failed request for job id.
+func warnFailure(logger log.Logger, msg, id string, err error) {
+	level.Warn(logger).Log("msg", msg, "job_id", labelValue(id), "class", kubiya.ClassOf(err), "err", logErr(err))
 }

@@ -71,6 +71,16 @@ func timestamp(f func(j *kubiya.Job) kubiya.Time) func(*jobView, emitFunc) {
 	}
 }
 
+// fireTime is a cron job's fire time, absent while its schedule does not
+// parse or has no such time.
+func fireTime(f func(s scheduleAt) time.Time) func(*jobView, emitFunc) {
+	return func(v *jobView, emit emitFunc) {
+		if t := f(v.sched); v.sched.valid && !t.IsZero() {
+			emit(seconds(t))
+		}
+	}
+}
+
 // knownStatuses form the kubiya_job_status state set.
 var knownStatuses = []string{"active", "paused", "failed", "disabled"}
 
@@ -111,17 +121,9 @@ var jobMetrics = describe([]*jobMetric{
 			}
 		}},
 	{name: "schedule_next_timestamp_seconds", help: "Cron jobs only: the next fire time after now, computed by the exporter in the job's time zone.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.sched.valid && !v.sched.next.IsZero() {
-				emit(seconds(v.sched.next))
-			}
-		}},
+		series: fireTime(func(s scheduleAt) time.Time { return s.next })},
 	{name: "schedule_previous_timestamp_seconds", help: "Cron jobs only: the most recent fire time at or before now, computed by the exporter in the job's time zone.",
-		series: func(v *jobView, emit emitFunc) {
-			if v.sched.valid && !v.sched.prev.IsZero() {
-				emit(seconds(v.sched.prev))
-			}
-		}},
+		series: fireTime(func(s scheduleAt) time.Time { return s.prev })},
 })
 
 // stateSet emits one series per known state, 1 for current, and one more
@@ -144,11 +146,9 @@ func describe(ms []*jobMetric) []*jobMetric {
 		labels := append(slices.Clone(jobLabels), m.extra...)
 		m.order = nameOrder(labels)
 		m.jobOrdered = slices.Equal(m.order[:len(jobLabels)], jobLabelOrder)
-		if m.states != nil {
-			m.shared = make(map[string]*dto.LabelPair, len(m.states))
-			for i := range m.states {
-				m.shared[m.states[i]] = &dto.LabelPair{Name: &m.extra[0], Value: &m.states[i]}
-			}
+		m.shared = make(map[string]*dto.LabelPair, len(m.states))
+		for i := range m.states {
+			m.shared[m.states[i]] = &dto.LabelPair{Name: &m.extra[0], Value: &m.states[i]}
 		}
 	}
 	return ms

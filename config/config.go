@@ -78,10 +78,8 @@ func keyed(section string, unmarshal func(any) error, into, scratch any) error {
 		return err
 	}
 	for _, item := range items {
-		b, merr := yaml.Marshal(yaml.MapSlice{item})
-		if merr != nil {
-			continue
-		}
+		// An item that does not marshal names no key: err is returned.
+		b, _ := yaml.Marshal(yaml.MapSlice{item})
 		if kerr := yaml.UnmarshalStrict(b, scratch); kerr != nil {
 			msg := strings.TrimPrefix(yamlMessage(kerr), "line 1: ")
 			var te *yaml.TypeError
@@ -179,15 +177,11 @@ func (c *Config) Validate() error {
 	if !hasCredentials(&cp.HTTPClientConfig) {
 		errs = append(errs, fmt.Errorf("no API key: set %s or control_plane.authorization.credentials_file", EnvAPIKey))
 	}
-	if err := c.Executions.validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.Executions.validate()) // errors.Join drops nils
 	if len(c.Jobs) == 0 && !c.Discovery.Enabled {
 		errs = append(errs, errors.New("jobs: list at least one job ID, or set discovery.enabled"))
 	}
-	if err := c.Discovery.validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.Discovery.validate())
 	for i, id := range c.Jobs {
 		switch {
 		case id == "":

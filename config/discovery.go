@@ -72,12 +72,10 @@ func (r *Regexp) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	// Compiled alone first, so an error quotes what the user wrote, and
 	// "a)|(b" cannot escape the anchoring.
-	_, err := regexp.Compile(s)
-	if err != nil {
+	if _, err := regexp.Compile(s); err != nil {
 		return fmt.Errorf("regular expression %q: %w", truncate(s, 64), err)
 	}
-	re := regexp.MustCompile("^(?:" + s + ")$")
-	*r = Regexp{Regexp: re, original: s}
+	*r = Regexp{Regexp: regexp.MustCompile("^(?:" + s + ")$"), original: s}
 	return nil
 }
 

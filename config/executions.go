@@ -24,15 +24,6 @@ func (e *Executions) UnmarshalYAML(unmarshal func(any) error) error {
 	return keyed("executions", unmarshal, (*plain)(e), new(plain))
 }
 
-// ExecutionsEnabled reports whether the executions collector is on, and with
-// what limit.
-func (c *Config) ExecutionsEnabled() (limit int, enabled bool) {
-	if c.Executions == nil || !c.Executions.Enabled {
-		return 0, false
-	}
-	return c.Executions.Limit, true
-}
-
 func (e *Executions) validate() error {
 	if e == nil {
 		return nil

@@ -42,9 +42,12 @@ func TestExecutionsConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			limit, enabled := cfg.ExecutionsEnabled()
+			enabled, limit := cfg.Executions != nil && cfg.Executions.Enabled, 0
+			if enabled {
+				limit = cfg.Executions.Limit
+			}
 			if enabled != tt.wantEnabled || limit != tt.wantLimit {
-				t.Errorf("ExecutionsEnabled() = %d, %v; want %d, %v", limit, enabled, tt.wantLimit, tt.wantEnabled)
+				t.Errorf("enabled, limit = %v, %d; want %v, %d", enabled, limit, tt.wantEnabled, tt.wantLimit)
 			}
 		})
 	}

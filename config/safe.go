@@ -35,9 +35,7 @@ func NewSafeConfig(path string, getenv func(string) string, reg prometheus.Regis
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(sc.reloadSuccess, sc.reloadTimestamp)
-	}
+	reg.MustRegister(sc.reloadSuccess, sc.reloadTimestamp)
 	return sc
 }
 

@@ -84,10 +84,14 @@ func (c *Client) GetJob(ctx context.Context, id string) (*Job, error) {
 // "x/executions", "a?b=c"). Dots are escaped too: a bare "." or ".." segment
 // would be resolved away by proxies.
 func (c *Client) jobURL(id, suffix string) *url.URL {
+	return c.jobsURL("/"+id+suffix, "/"+strings.ReplaceAll(url.PathEscape(id), ".", "%2E")+suffix)
+}
+
+// jobsURL is {base}/api/v1/jobs followed by path, escaped as rawPath.
+func (c *Client) jobsURL(path, rawPath string) *url.URL {
 	u := *c.base
-	escaped := strings.ReplaceAll(url.PathEscape(id), ".", "%2E")
-	u.Path = c.base.Path + "/api/v1/jobs/" + id + suffix
-	u.RawPath = c.base.EscapedPath() + "/api/v1/jobs/" + escaped + suffix
+	u.Path = c.base.Path + "/api/v1/jobs" + path
+	u.RawPath = c.base.EscapedPath() + "/api/v1/jobs" + rawPath
 	return &u
 }
 
@@ -116,7 +120,9 @@ func get[T any](ctx context.Context, c *Client, endpoint Endpoint, u *url.URL, l
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		v, err := once(ctx, c, u, limit, decode)
-		c.observe(endpoint, err, start)
+		if c.opts.Observer != nil {
+			c.opts.Observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
+		}
 		if err == nil {
 			return v, nil
 		}
@@ -209,17 +215,8 @@ func (r *readErrReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *Client) observe(endpoint Endpoint, err error, start time.Time) {
-	if c.opts.Observer != nil {
-		c.opts.Observer.ObserveRequest(endpoint, ClassOf(err), time.Since(start))
-	}
-}
-
 // parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or bad.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
 	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs >= 0 {
 		return time.Duration(secs) * time.Second
 	}

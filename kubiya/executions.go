@@ -10,21 +10,9 @@ import (
 	"strconv"
 )
 
-// Execution statuses the API documents. Others may appear; they are data.
-const (
-	ExecutionPending         = "pending"
-	ExecutionRunning         = "running"
-	ExecutionWaitingForInput = "waiting_for_input"
-	ExecutionCompleted       = "completed"
-	ExecutionFailed          = "failed"
-	ExecutionCancelled       = "cancelled"
-)
-
-// ExecutionStatuses lists the documented statuses, in the API's order.
-var ExecutionStatuses = []string{
-	ExecutionPending, ExecutionRunning, ExecutionWaitingForInput,
-	ExecutionCompleted, ExecutionFailed, ExecutionCancelled,
-}
+// ExecutionStatuses lists the execution statuses the API documents, in its
+// order. Others may appear; they are data.
+var ExecutionStatuses = []string{"pending", "running", "waiting_for_input", "completed", "failed", "cancelled"}
 
 // Executions is one page of a job's executions, newest first (likely; the
 // caller should not rely on the order).

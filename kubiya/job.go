@@ -160,12 +160,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 			return &TimeError{Len: len(b)}
 		}
 	}
-	parsed, err := ParseTime(s)
-	if err != nil {
-		return err
-	}
-	*t = Time{parsed}
-	return nil
+	var err error
+	t.Time, err = ParseTime(s)
+	return err
 }
 
 // ParseTime parses an API timestamp in any of the accepted forms. An empty

@@ -55,9 +55,7 @@ func (c *Client) ListJobs(ctx context.Context, f ListFilter) (*JobList, error) {
 }
 
 func (c *Client) listURL(f ListFilter) *url.URL {
-	u := *c.base
-	u.Path = c.base.Path + "/api/v1/jobs"
-	u.RawPath = c.base.EscapedPath() + "/api/v1/jobs"
+	u := c.jobsURL("", "")
 	q := url.Values{}
 	if f.Enabled != nil {
 		q.Set("enabled", strconv.FormatBool(*f.Enabled))
@@ -66,7 +64,7 @@ func (c *Client) listURL(f ListFilter) *url.URL {
 		q.Set("trigger_type", f.TriggerType)
 	}
 	u.RawQuery = q.Encode()
-	return &u
+	return u
 }
 
 // decodeJobList reads a bare JSON array of JobResponse element by element,

@@ -29,19 +29,12 @@ func New(w io.Writer, format, lvl string) (log.Logger, *slog.Logger) {
 	} else {
 		base = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
-	var opt level.Option
+	// Both packages parse the four Levels; anything else is info.
 	var sl slog.Level
-	switch lvl {
-	case "debug":
-		opt, sl = level.AllowDebug(), slog.LevelDebug
-	case "warn":
-		opt, sl = level.AllowWarn(), slog.LevelWarn
-	case "error":
-		opt, sl = level.AllowError(), slog.LevelError
-	default:
-		opt, sl = level.AllowInfo(), slog.LevelInfo
+	if sl.UnmarshalText([]byte(lvl)) != nil {
+		sl = slog.LevelInfo
 	}
-	base = level.NewFilter(base, opt)
+	base = level.NewFilter(base, level.Allow(level.ParseDefault(lvl, level.InfoValue())))
 	bridged := log.LoggerFunc(func(kv ...any) error { return base.Log(asGoKit(kv)...) })
 	return log.With(base, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller),
 		slog.New(sloggokit.NewGoKitHandler(bridged, sl))
