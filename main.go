@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	stdlog "log"
 	"net/http"
 	"os"
 	"os/signal"
@@ -296,7 +295,7 @@ func newScrapeTarget(cfg *config.Config, logger log.Logger, observer kubiya.Obse
 // others get 503.
 func metricsHandler(global *prometheus.Registry, current *atomic.Pointer[scrapeTarget], offset time.Duration, maxRequests int, logger log.Logger) http.Handler {
 	opts := promhttp.HandlerOpts{
-		ErrorLog:          stdlog.New(log.NewStdlibAdapter(level.Error(logger)), "", 0),
+		ErrorLog:          promhttpLogger{logger},
 		ErrorHandling:     promhttp.ContinueOnError,
 		Registry:          global,
 		EnableOpenMetrics: true,
@@ -376,3 +375,9 @@ func scrapeTimeout(r *http.Request, configured, offset time.Duration) time.Durat
 	}
 	return min(t, configured)
 }
+
+// promhttpLogger logs promhttp's errors as they are: go-kit's stdlib
+// adapter would read "host:port: " in a network error as a file and line.
+type promhttpLogger struct{ logger log.Logger }
+
+func (l promhttpLogger) Println(v ...any) { level.Error(l.logger).Log("msg", fmt.Sprint(v...)) }

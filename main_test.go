@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-kit/log"
 	"github.com/kubiya/kubiya_exporter/simulator"
 )
 
@@ -336,5 +337,16 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 				t.Fatalf("API key printed:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestPromhttpErrorLogKeepsMessage: promhttp's error lines reach the log
+// whole, a network address in them included.
+func TestPromhttpErrorLogKeepsMessage(t *testing.T) {
+	var buf bytes.Buffer
+	msg := "error encoding and sending metric family: write tcp 127.0.0.1:9862->127.0.0.1:51234: write: broken pipe"
+	promhttpLogger{log.NewLogfmtLogger(&buf)}.Println(msg)
+	if want := fmt.Sprintf("level=error msg=%q\n", msg); buf.String() != want {
+		t.Errorf("logged %q, want %q", buf.String(), want)
 	}
 }
