@@ -83,7 +83,7 @@ clean:
 # cron engine (against its oracle), each for FUZZTIME (seeds: */testdata/fuzz/).
 # Minimizing is capped so a flaky-coverage input cannot stall a target past its time.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./kubiya:FuzzDecodeJob ./kubiya:FuzzDecodeJobList ./kubiya:FuzzParseTime ./config:FuzzParse ./internal/cron:FuzzSchedule
+FUZZ_TARGETS := ./internal/kubiya:FuzzDecodeJob ./internal/kubiya:FuzzDecodeJobList ./internal/kubiya:FuzzParseTime ./config:FuzzParse ./internal/cron:FuzzSchedule
 .PHONY: fuzz load
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -95,7 +95,7 @@ fuzz:
 # concurrent scrapes of 500 jobs for LOAD_DURATION; prints the figures.
 LOAD_DURATION ?= 30s
 load:
-	KUBIYA_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -count=1 -v -run '^TestLoadAndLeaks$$' ./collector
+	KUBIYA_LOAD_DURATION=$(LOAD_DURATION) $(GO) test -count=1 -v -run '^TestLoadAndLeaks$$' ./internal/collector
 
 # End-to-end test with the real simulator, exporter, Prometheus and
 # Alertmanager (Debian's prometheus and prometheus-alertmanager packages),
@@ -110,7 +110,7 @@ e2e:
 # modes. About 5 minutes on 2 cores; the harness gives up after 10.
 .PHONY: bench
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./kubiya/ ./collector/ .
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/kubiya/ ./internal/collector/ .
 	$(GO) run ./cmd/kubiya-bench --max-duration 10m --json .build/bench-results.json
 	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 0.05 --json .build/bench-churn-5.json
 	$(GO) run ./cmd/kubiya-bench --jobs 10000 --modes list --churn 1 --json .build/bench-churn-100.json

@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/internal/collector"
 	"github.com/kubiya/kubiya_exporter/simulator"
 )
 

@@ -33,10 +33,10 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/internal/collector"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 	"github.com/kubiya/kubiya_exporter/internal/logging"
-	"github.com/kubiya/kubiya_exporter/kubiya"
 )
 
 const (

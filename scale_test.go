@@ -17,8 +17,8 @@ import (
 	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kubiya/kubiya_exporter/collector"
 	"github.com/kubiya/kubiya_exporter/config"
+	"github.com/kubiya/kubiya_exporter/internal/collector"
 	"github.com/kubiya/kubiya_exporter/simulator"
 )
 

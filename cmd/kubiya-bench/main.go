@@ -45,7 +45,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 const apiKey = "bench-key"

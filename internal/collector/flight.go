@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 // flights shares one API request among the overlapping scrapes that need

@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 // JobLister is the part of the API client list mode needs.

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 // oddJobs need escaping, are changed by labelValue, tie on their per-job

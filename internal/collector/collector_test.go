@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

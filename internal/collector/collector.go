@@ -15,7 +15,7 @@ import (
 	"github.com/go-kit/log/level"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 // JobGetter is the part of the API client the collector needs.

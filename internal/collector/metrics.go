@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/kubiya/kubiya_exporter/kubiya"
+	"github.com/kubiya/kubiya_exporter/internal/kubiya"
 )
 
 // MaxLabelValueLen bounds every label value taken from the API, in bytes. A
